@@ -1,0 +1,411 @@
+"""Data sets as uint8 image tensors, task builders, and the training set a training loop consumes.
+
+``load_dataset(name, root, split)`` returns an :class:`ImageSet`; ``make_task(spec, seed)`` turns a
+parameter-file task (one-vs-rest, imbalance ratio, long-tail profile, sizes) into stratified
+train/val/test splits, deterministically by seed.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+PROFILES = {"ham10000": (6705, 1113, 1099, 514, 327, 142, 115)}
+
+
+@dataclass
+class ImageSet:
+    """Images with labels.
+
+    images: (N, C, H, W) uint8; labels: (N,) int64 in 0..len(classes)-1.
+    fine_labels: (N,) int64 hidden finer labels (e.g. the original class of a one-vs-rest task).
+    groups: (N,) ids that must not be split across train/val/test (e.g. HAM10000 lesion_id).
+    """
+
+    images: torch.Tensor
+    labels: np.ndarray
+    classes: list[str]
+    fine_labels: np.ndarray | None = None
+    fine_classes: list[str] | None = None
+    groups: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray) -> "ImageSet":
+        """The samples at ``index`` (int positions), every per-sample field alike."""
+        index = np.asarray(index, dtype=np.int64)
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return replace(self, images=self.images[torch.from_numpy(index)], labels=self.labels[index],
+                       fine_labels=pick(self.fine_labels), groups=pick(self.groups))
+
+    def class_counts(self) -> np.ndarray:
+        """(C,) number of samples of each class."""
+        return np.bincount(self.labels, minlength=len(self.classes))
+
+
+@dataclass
+class TrainingSet:
+    """What the training loop trains on after any resampling or synthesis.
+
+    images: (N', C, H, W) uint8 — the original training images, then any synthetic ones appended
+        (or (N', D) float features for a probe on frozen embeddings).
+    labels: (N',) int64 targets of ``images``.
+    indices: (M,) positions into ``images`` that make one epoch (a resampled set); None = each once.
+    always_augment: (M,) bool per entry of ``indices`` (or per image when indices is None):
+        entries the loop augments even when its own augmentation is off (oversampled duplicates).
+    n_synthetic: how many images at the end of ``images`` are synthetic.
+    """
+
+    images: torch.Tensor
+    labels: np.ndarray
+    indices: np.ndarray | None = None
+    always_augment: np.ndarray | None = None
+    n_synthetic: int = 0
+
+
+@dataclass
+class Task:
+    """A classification task: stratified train/val/test splits sharing one class list."""
+
+    name: str
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+
+    @property
+    def classes(self) -> list[str]:
+        return self.train.classes
+
+    @property
+    def minority_classes(self) -> list[str]:
+        """Classes whose training count is below the mean count (for binary tasks: the positive)."""
+        counts = self.train.class_counts()
+        return [c for c, n in zip(self.classes, counts) if n < counts.mean()]
+
+
+# --------------------------------------------------------------------------- registry
+DATASETS: dict[str, Callable[..., ImageSet]] = {}
+
+
+def register_dataset(name: str, splits: tuple[str, ...] = ("train", "test")) -> Callable:
+    """Decorator: make ``fn(root, split, **options) -> ImageSet`` loadable as ``load_dataset(name)``.
+
+    ``splits`` are the published splits; a data set without ``val`` gets one carved from ``train``.
+    """
+    def wrap(fn: Callable[..., ImageSet]) -> Callable[..., ImageSet]:
+        fn.splits = splits
+        DATASETS[name] = fn
+        return fn
+    return wrap
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train",
+                 **options: Any) -> ImageSet:
+    """Load split ``split`` of data set ``name`` as uint8 images (N, C, H, W), labels and class names."""
+    _import_plugins()
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(sorted(DATASETS))}")
+    if split not in DATASETS[name].splits:
+        hint = "; make_task carves 'val' out of 'train'" if split == "val" else ""
+        raise ValueError(f"dataset {name!r} has no split {split!r}; valid: "
+                         f"{', '.join(DATASETS[name].splits)}{hint}")
+    return DATASETS[name](root=root, split=split, **options)
+
+
+def _import_plugins() -> None:
+    """Register the loaders that live in other modules (medical data sets)."""
+    try:
+        import nbutils.medical  # noqa: F401
+    except ModuleNotFoundError as error:
+        if error.name != "nbutils.medical":
+            raise
+
+
+def online() -> bool:
+    """False when the user asked for offline mode (HF_HUB_OFFLINE / NBUTILS_OFFLINE)."""
+    return not any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "NBUTILS_OFFLINE"))
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+@functools.lru_cache(maxsize=8)
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped): a read-only uint8 array of the shape its header
+    gives (cached: each file is decompressed once a process)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != math.prod(shape):
+        raise ValueError(f"{path} is truncated: header says {shape}, found {body.size} bytes")
+    return body.reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for sub in ("", "fashion-mnist", "FashionMNIST/raw"):
+        for suffix in (".gz", ""):
+            path = folder / sub / (stem + suffix)
+            if path.is_file():
+                return path
+    return None
+
+
+def _fashion_folders(root: str | os.PathLike | None) -> list[Path]:
+    if root is not None:
+        return [Path(root)]
+    env = os.environ.get("NBUTILS_DATA")
+    return ([Path(env)] if env else []) + [DEBIAN_FASHION_MNIST]
+
+
+@register_dataset("fashion-mnist")
+def load_fashion_mnist(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
+    """Fashion-MNIST (28x28 grey, 10 classes) from IDX files.
+
+    Looks in ``root``, else ``$NBUTILS_DATA``, else Debian's ``dataset-fashion-mnist`` folder,
+    else downloads with torchvision when online. Only ``train`` and ``test`` exist; carve a
+    validation split with :func:`make_task`.
+    """
+    folders = _fashion_folders(root)
+    for folder in folders:
+        paths = [_find_idx(folder, stem) for stem in _IDX_FILES[split]]
+        if all(paths):
+            images, labels = (read_idx(p) for p in paths)
+            return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), labels.astype(np.int64),
+                            list(FASHION_CLASSES))
+    if online():
+        import torchvision
+        target = folders[0] if root is not None else Path(os.environ.get("NBUTILS_DATA", "data"))
+        torchvision.datasets.FashionMNIST(str(target), train=split == "train", download=True)
+        return load_fashion_mnist(target, split)
+    raise FileNotFoundError(
+        f"Fashion-MNIST {split} files ({', '.join(_IDX_FILES[split])}[.gz]) not found in "
+        f"{', '.join(map(str, folders))}. Install them with `apt-get install dataset-fashion-mnist`, "
+        "pass root=<folder with the IDX files>, set NBUTILS_DATA, or go online to download.")
+
+
+@register_dataset("digits")
+def load_digits(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
+    """scikit-learn's 8x8 digits (1,797 images), split 80/20 stratified with a fixed seed."""
+    from sklearn.datasets import load_digits as sk_digits
+    bunch = sk_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
+    train_idx, test_idx = train_test_split(np.arange(len(images)), test_size=0.2,
+                                           stratify=bunch.target, random_state=0)
+    idx = train_idx if split == "train" else test_idx
+    return ImageSet(torch.from_numpy(images[idx]), bunch.target[idx].astype(np.int64),
+                    [str(d) for d in range(10)])
+
+
+def _load_cifar(kind: str, root: str | os.PathLike | None, split: str) -> ImageSet:
+    import torchvision
+    folder = Path(root or os.environ.get("NBUTILS_DATA", "data"))
+    cls = torchvision.datasets.CIFAR10 if kind == "cifar10" else torchvision.datasets.CIFAR100
+    try:
+        ds = cls(str(folder), train=split == "train", download=False)
+    except RuntimeError:
+        if not online():
+            raise FileNotFoundError(
+                f"{kind} not found in {folder} (expected torchvision's "
+                f"{'cifar-10-batches-py' if kind == 'cifar10' else 'cifar-100-python'} folder there); "
+                "pass root=..., set NBUTILS_DATA, or go online to download") from None
+        ds = cls(str(folder), train=split == "train", download=True)
+    images = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()
+    return ImageSet(images, np.asarray(ds.targets, dtype=np.int64), list(ds.classes))
+
+
+@register_dataset("cifar10")
+def load_cifar10(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
+    """CIFAR-10 from torchvision's ``cifar-10-batches-py`` folder (downloaded when online)."""
+    return _load_cifar("cifar10", root, split)
+
+
+@register_dataset("cifar100")
+def load_cifar100(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
+    """CIFAR-100 from torchvision's ``cifar-100-python`` folder (downloaded when online)."""
+    return _load_cifar("cifar100", root, split)
+
+
+# --------------------------------------------------------------------------- task builders
+def class_index(ds: ImageSet, name: int | str) -> int:
+    """Index of class ``name`` (an int index or a class name) in ``ds.classes``."""
+    if isinstance(name, (int, np.integer)) and 0 <= name < len(ds.classes):
+        return int(name)
+    if name in ds.classes:
+        return ds.classes.index(name)
+    raise ValueError(f"unknown class {name!r}; valid: {', '.join(map(repr, ds.classes))} "
+                     f"or an index 0..{len(ds.classes) - 1}")
+
+
+def one_vs_rest(ds: ImageSet, positive: int | str) -> ImageSet:
+    """Binary task: label 1 for class ``positive``, 0 for the rest; the original labels become
+    ``fine_labels`` (the hidden oracle for regrouping)."""
+    pos = class_index(ds, positive)
+    return ImageSet(ds.images, (ds.labels == pos).astype(np.int64), ["rest", ds.classes[pos]],
+                    fine_labels=ds.labels, fine_classes=list(ds.classes), groups=ds.groups)
+
+
+def subsample_to_counts(ds: ImageSet, counts: dict[int, int] | np.ndarray, seed: int) -> ImageSet:
+    """Keep ``counts[c]`` random samples of each class c (classes given 0 are dropped and the
+    rest renumbered in order). Deterministic by seed."""
+    counts = dict(enumerate(counts)) if not isinstance(counts, dict) else counts
+    rng = np.random.default_rng(seed)
+    have = ds.class_counts()
+    keep = []
+    for c, n in counts.items():
+        if n > have[c]:
+            raise ValueError(f"class {ds.classes[c]!r} has {have[c]} samples, {n} requested; "
+                             "ask for fewer samples (train_size/test_size or counts)")
+        keep.append(rng.choice(np.flatnonzero(ds.labels == c), size=int(n), replace=False))
+    kept = [c for c, n in counts.items() if n > 0]
+    out = ds.subset(np.sort(np.concatenate(keep)))
+    remap = np.full(len(ds.classes), -1)
+    remap[kept] = np.arange(len(kept))
+    return replace(out, labels=remap[out.labels], classes=[ds.classes[c] for c in kept])
+
+
+def imbalance_counts(counts: np.ndarray, ratio: float) -> np.ndarray:
+    """Binary counts after subsampling the minority so that majority / minority == ratio."""
+    counts = np.array(counts)
+    minority = int(np.argmin(counts))
+    counts[minority] = min(counts[minority], max(1, round(counts.max() / ratio)))
+    return counts
+
+
+def apportion(weights: np.ndarray, total: int, minimum: int = 1) -> np.ndarray:
+    """Integers proportional to ``weights`` that sum to ``total`` (largest remainders), each >= minimum."""
+    weights = np.asarray(weights, dtype=float)
+    exact = weights / weights.sum() * total
+    sizes = np.maximum(minimum, np.floor(exact).astype(int))
+    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+    sizes[order[: max(0, total - sizes.sum())]] += 1
+    return sizes
+
+
+def profile_counts(profile: str | list[int], total: int) -> np.ndarray:
+    """Per-class counts in the proportions of ``profile`` (a name in PROFILES or a list of counts)
+    summing to ``total``, each class at least 2."""
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)} or a list of counts")
+        profile = PROFILES[profile]
+    return apportion(profile, total, minimum=2)
+
+
+def stratified_sizes(counts: np.ndarray, total: int) -> np.ndarray:
+    """Counts proportional to ``counts`` summing to ``total`` (never more than ``counts``)."""
+    counts = np.asarray(counts)
+    if total >= counts.sum():
+        return counts.copy()
+    return np.minimum(apportion(counts, total), counts)
+
+
+def split_train_val(ds: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
+    """Stratified split; grouped by ``ds.groups`` when present (no group in both parts)."""
+    idx = np.arange(len(ds))
+    if ds.groups is not None:
+        n_splits = max(2, round(1 / val_fraction))
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        train_idx, val_idx = next(folds.split(idx, ds.labels, ds.groups))
+    else:
+        train_idx, val_idx = train_test_split(idx, test_size=val_fraction, stratify=ds.labels,
+                                              random_state=seed)
+    return ds.subset(np.sort(train_idx)), ds.subset(np.sort(val_idx))
+
+
+def resize(ds: ImageSet, size: int) -> ImageSet:
+    """Images resized to ``size`` x ``size`` (bilinear, antialiased), still uint8."""
+    if ds.images.shape[-1] == size and ds.images.shape[-2] == size:
+        return ds
+    x = F.interpolate(ds.images.float(), size=(size, size), mode="bilinear", antialias=True,
+                      align_corners=False)
+    return replace(ds, images=x.round_().clamp_(0, 255).to(torch.uint8))
+
+
+TASK_KEYS = {"dataset", "root", "positive", "ratio", "profile", "counts", "train_size",
+             "test_size", "val_fraction", "image_size", "options"}
+
+
+def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) -> ImageSet:
+    """Apply a task spec's label transform (one-vs-rest, ratio, profile, counts) and subsample
+    to ``size`` samples keeping the task's class proportions."""
+    if "positive" in spec:
+        ds = one_vs_rest(ds, spec["positive"])
+        if spec.get("ratio"):
+            ds = subsample_to_counts(ds, imbalance_counts(ds.class_counts(), spec["ratio"]), seed)
+    if "profile" in spec or "counts" in spec:
+        target = spec.get("counts") or list(profile_counts(spec["profile"], size or len(ds)))
+        target = np.asarray(target, dtype=int)
+        if size:
+            target = stratified_sizes(target, size)
+        full = np.zeros(len(ds.classes), dtype=int)
+        full[: len(target)] = target
+        return subsample_to_counts(ds, full, seed)
+    if size and size < len(ds):
+        return subsample_to_counts(ds, stratified_sizes(ds.class_counts(), size), seed)
+    return ds
+
+
+def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
+    """Build a task from a parameter-file spec, deterministically by ``seed``.
+
+    spec keys: ``dataset`` (registry name), ``root``, ``positive`` (one-vs-rest class),
+    ``ratio`` (majority/minority after subsampling the minority), ``profile`` (e.g. "ham10000")
+    or ``counts`` (long-tail per-class counts), ``train_size`` / ``test_size`` (stratified
+    subsample), ``val_fraction`` (default 0.15, carved from train), ``image_size``, ``options``
+    (passed to the loader).
+    """
+    unknown = set(spec) - TASK_KEYS
+    if unknown:
+        raise ValueError(f"task {name!r}: unknown key(s) {sorted(unknown)}; valid: {sorted(TASK_KEYS)}")
+    if "dataset" not in spec:
+        raise ValueError(f"task {name!r} needs a 'dataset'; valid: {', '.join(sorted(DATASETS))}")
+    load = lambda split: load_dataset(spec["dataset"], spec.get("root"), split,  # noqa: E731
+                                      **spec.get("options", {}))
+    train_pool = shape_task(load("train"), spec, spec.get("train_size"), seed)
+    test = shape_task(load("test"), spec, spec.get("test_size"), seed + 1)
+    if "val" in DATASETS[spec["dataset"]].splits:
+        train, val = train_pool, shape_task(load("val"), spec, None, seed + 2)
+    else:
+        train, val = split_train_val(train_pool, spec.get("val_fraction", 0.15), seed)
+    if spec.get("image_size"):
+        train, val, test = (resize(s, spec["image_size"]) for s in (train, val, test))
+    for part, s in (("val", val), ("test", test)):
+        missing = set(range(len(train.classes))) - set(np.unique(s.labels))
+        if missing:
+            raise ValueError(f"task {name!r}: class(es) {[train.classes[c] for c in sorted(missing)]} "
+                             f"absent from the {part} split; use a larger {part} split")
+    return Task(name, train, val, test)
+
+
+def make_tasks(specs: dict[str, dict[str, Any]], data_root: str | None = None,
+               image_size: int | None = None, seed: int = 0) -> dict[str, Task]:
+    """Every task of a parameter file; ``data_root`` and ``image_size``, when given, override
+    each spec's ``root`` and ``image_size`` (the command line's ``data_root=... image_size=32``)."""
+    if not isinstance(specs, dict) or not specs:
+        raise TypeError(f"tasks must be a non-empty dict of name -> spec, got {specs!r}")
+    tasks = {}
+    for name, spec in specs.items():
+        spec = {**spec, **({"root": data_root} if data_root else {}),
+                **({"image_size": image_size} if image_size else {})}
+        tasks[name] = make_task(name, spec, seed)
+    return tasks

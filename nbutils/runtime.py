@@ -1,0 +1,55 @@
+"""Device choice, seeding, progress bars and cache folders shared by every module."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Iterable, TypeVar
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """Return the device to run on: ``auto`` picks CUDA, then MPS, then CPU."""
+    if preference != "auto":
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def quiet() -> bool:
+    """True when progress bars should stay silent (CI, papermill batch runs or NBUTILS_QUIET=1)."""
+    return bool(os.environ.get("CI")) or os.environ.get("NBUTILS_QUIET", "") not in ("", "0")
+
+
+def progress(iterable: Iterable[T], **kwargs) -> Iterable[T]:
+    """A tqdm progress bar that is silent in CI."""
+    return tqdm(iterable, disable=quiet(), leave=False, **kwargs)
+
+
+def cache_dir(kind: str) -> Path:
+    """Folder for cached artefacts of one kind (``$NBUTILS_CACHE`` or ``~/.cache/nbutils``)."""
+    root = Path(os.environ.get("NBUTILS_CACHE", Path.home() / ".cache" / "nbutils"))
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, C, H, W) in [0, 255] -> float32 in [0, 1] on the same device."""
+    return images.float().div_(255.0)

@@ -1,0 +1,309 @@
+"""The one training loop every method uses.
+
+The training images stay on the device as uint8; each batch is converted to float and, where
+asked, augmented there (random horizontal flip and small rotation) — no per-sample Python.
+Epoch order and augmentation are drawn from generators seeded by (seed, epoch), so a run resumed
+from its per-epoch checkpoint ends exactly where an uninterrupted run ends.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nbutils.data import ImageSet, TrainingSet
+from nbutils.metrics import balanced_accuracy, macro_ap, per_class_ap
+from nbutils.runtime import pick_device, progress, to_float
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; every field can be set by name from a parameter file."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup_epochs: int = 0
+    augment: bool = True
+    hflip: bool = True
+    max_rotation: float = 10.0
+    amp: bool = True
+    device: str = "auto"
+    seed: int = 0
+    select: str = "last"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.select not in ("last", "best"):
+            raise ValueError(f"select must be 'last' or 'best' (by validation macro AP), not {self.select!r}")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+
+
+@dataclass
+class TrainState:
+    """What hooks see: the loss object's and callbacks' ``on_epoch_start(state)`` and
+    callbacks' ``on_epoch_end(state) -> dict | None`` (extra history columns)."""
+
+    epoch: int
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    data: TrainingSet
+    to_class_scores: Callable[[torch.Tensor], torch.Tensor]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Callback(Protocol):
+    def on_epoch_end(self, state: TrainState) -> dict[str, Any] | None: ...
+
+
+def softmax_scores(logits: torch.Tensor) -> torch.Tensor:
+    """(N, K) logits -> (N, K) class probabilities: the default map from outputs to class scores."""
+    return logits.float().softmax(dim=1)
+
+
+def as_input(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> floats in [0, 1]; float inputs (embeddings) pass unchanged."""
+    return to_float(batch) if batch.dtype == torch.uint8 else batch
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, hflip: bool = True,
+                  max_rotation: float = 10.0) -> torch.Tensor:
+    """Random horizontal flip (p=0.5) and rotation in [-max_rotation, max_rotation] degrees,
+    drawn per sample, on x's device. x: (B, C, H, W) float -> same shape."""
+    b = x.shape[0]
+    if hflip:
+        flip = torch.rand(b, device=x.device, generator=generator) < 0.5
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    if max_rotation > 0:
+        angle = (torch.rand(b, device=x.device, generator=generator) * 2 - 1) * math.radians(max_rotation)
+        cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+    return x
+
+
+def epoch_generator(device: torch.device, seed: int, epoch: int) -> torch.Generator:
+    """A generator on ``device`` seeded by (seed, epoch)."""
+    return torch.Generator(device=device).manual_seed(seed * 100_003 + epoch)
+
+
+def epoch_order(data: TrainingSet, epoch: int, seed: int, sampler: Any | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Positions into ``data.images`` for one epoch (M,) and their always-augment flags (M,) or None."""
+    if sampler is not None:
+        return torch.as_tensor(sampler.epoch_indices(epoch), dtype=torch.long), None
+    positions = torch.as_tensor(data.indices if data.indices is not None else np.arange(len(data.labels)))
+    perm = torch.randperm(len(positions), generator=epoch_generator(torch.device("cpu"), seed, epoch))
+    flags = None if data.always_augment is None else torch.as_tensor(data.always_augment)[perm]
+    return positions[perm].long(), flags
+
+
+def make_optimizer(model: nn.Module, loss_fn: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = list(model.parameters()) + [p for p in loss_fn.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    """Per-step LR factor: linear warm-up for ``warmup_epochs``, then cosine to 0 or constant."""
+    warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.schedule == "constant":
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512,
+                   device: torch.device | None = None) -> torch.Tensor:
+    """Model outputs (N, K) as float32 on the CPU, in eval mode; inputs uint8 images or floats."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.autocast(device.type, enabled=device.type == "cuda"):
+        for i in range(0, len(inputs), batch_size):
+            out.append(model(as_input(inputs[i:i + batch_size].to(device))).float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def predict_scores(model: nn.Module, inputs: torch.Tensor,
+                   to_class_scores: Callable[[torch.Tensor], torch.Tensor] = softmax_scores,
+                   batch_size: int = 512) -> np.ndarray:
+    """Class scores (N, C) as numpy: ``to_class_scores`` of the model's logits."""
+    return to_class_scores(predict_logits(model, inputs, batch_size)).numpy()
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    """Penultimate features (N, D) of a :class:`nbutils.models.Classifier`, in eval mode."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = [model.features(as_input(inputs[i:i + batch_size].to(device))).float().cpu()
+           for i in range(0, len(inputs), batch_size)]
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def evaluation_row(model: nn.Module, held_out: ImageSet, to_class_scores: Callable,
+                   prefix: str = "val") -> dict[str, float]:
+    """BA, macro AP and per-class AP of a held-out set as history columns
+    (``val_ba``, ``val_macro_ap``, ``val_ap/<class>`` for prefix 'val')."""
+    scores = predict_scores(model, held_out.images, to_class_scores)
+    ap = per_class_ap(held_out.labels, scores)
+    row = {f"{prefix}_ba": balanced_accuracy(held_out.labels, scores.argmax(1)),
+           f"{prefix}_macro_ap": macro_ap(held_out.labels, scores)}
+    row.update({f"{prefix}_ap/{c}": float(a) for c, a in zip(held_out.classes, ap)})
+    return row
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically: a crash mid-write never leaves a broken checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, cfg: TrainConfig) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload["config"] != asdict(cfg):
+        raise ValueError(f"checkpoint {path} was written with other settings "
+                         f"({payload['config']}); delete it or use another run folder")
+    return payload
+
+
+def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfig, *,
+        val: ImageSet | None = None,
+        to_class_scores: Callable[[torch.Tensor], torch.Tensor] = softmax_scores,
+        sampler: Any | None = None, callbacks: Sequence[Any] = (),
+        checkpoint: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Train ``model`` in place and return its per-epoch history (one row an epoch).
+
+    data: images (N', C, H, W) uint8 (or (N', D) float embeddings) with targets; see TrainingSet.
+    loss_fn: called ``loss_fn(logits, targets)``, or with the batch's positions when it has
+        ``needs_indices``; its ``on_epoch_start(state)``, if any, runs before every epoch.
+    val: validation set scored each epoch (``val_ba``, ``val_macro_ap``, ``val_ap/<class>``)
+        through ``to_class_scores`` (logits (N, K) -> class scores (N, C)).
+    sampler: object with ``epoch_indices(epoch)`` giving each epoch's order (e.g. AP loss).
+    callbacks: objects with ``on_epoch_start(state)`` and/or ``on_epoch_end(state) -> dict``.
+    checkpoint: file written after every epoch; an existing one with the same settings resumes.
+    """
+    device = pick_device(cfg.device)
+    model.to(device)
+    loss_fn.to(device)
+    images = data.images.to(device)
+    targets = torch.as_tensor(data.labels, dtype=torch.long, device=device)
+    steps = math.ceil(len(epoch_order(data, 0, cfg.seed, sampler)[0]) / cfg.batch_size)
+    optimizer = make_optimizer(model, loss_fn, cfg)
+    schedule = make_schedule(optimizer, cfg, steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
+    state = TrainState(0, model, loss_fn, optimizer, device, data, to_class_scores)
+    best: tuple[float, dict] | None = None
+    path = Path(checkpoint) if checkpoint else None
+    resumed = load_checkpoint(path, cfg) if path else None
+    if resumed:
+        model.load_state_dict(resumed["model"])
+        loss_fn.load_state_dict(resumed["loss"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        schedule.load_state_dict(resumed["schedule"])
+        scaler.load_state_dict(resumed["scaler"])
+        state.history, best = resumed["history"], resumed["best"]
+    for epoch in progress(range(len(state.history), cfg.epochs), desc="epochs"):
+        state.epoch = epoch
+        for hook in (loss_fn, *callbacks):
+            if hasattr(hook, "on_epoch_start"):
+                hook.on_epoch_start(state)
+        row = {"epoch": epoch, "train_loss": train_one_epoch(state, images, targets, cfg, schedule,
+                                                             scaler, sampler),
+               "lr": optimizer.param_groups[0]["lr"]}
+        if val is not None:
+            row.update(evaluation_row(model, val, to_class_scores))
+        for hook in callbacks:
+            if hasattr(hook, "on_epoch_end"):
+                row.update(hook.on_epoch_end(state) or {})
+        state.history.append(row)
+        if cfg.select == "best" and val is not None and (best is None or row["val_macro_ap"] > best[0]):
+            best = (row["val_macro_ap"], {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        if path:
+            save_checkpoint(path, {"config": asdict(cfg), "model": model.state_dict(),
+                                   "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
+                                   "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
+                                   "history": state.history, "best": best})
+    if best is not None:
+        model.load_state_dict(best[1])
+    model.eval()
+    return pd.DataFrame(state.history)
+
+
+def train_one_epoch(state: TrainState, images: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
+                    schedule, scaler: torch.amp.GradScaler, sampler: Any | None) -> float:
+    """One pass over the epoch's order; returns the mean training loss (one host sync an epoch)."""
+    model, loss_fn, optimizer, device = state.model, state.loss_fn, state.optimizer, state.device
+    order, flags = epoch_order(state.data, state.epoch, cfg.seed, sampler)
+    order = order.to(device)
+    flags = flags.to(device) if flags is not None else None
+    generator = epoch_generator(device, cfg.seed, state.epoch)
+    torch.manual_seed(cfg.seed * 100_003 + state.epoch)  # dropout and any other global randomness
+    needs_indices = getattr(loss_fn, "needs_indices", False)
+    model.train()
+    total = torch.zeros((), device=device)
+    seen = 0
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start:start + cfg.batch_size]
+        if len(idx) < 2:  # BatchNorm cannot train on one sample
+            break
+        x = as_input(images[idx])
+        if x.dim() == 4:
+            mask = None if cfg.augment else (flags[start:start + cfg.batch_size] if flags is not None else None)
+            if cfg.augment:
+                x = augment_batch(x, generator, cfg.hflip, cfg.max_rotation)
+            elif mask is not None and bool(mask.any()):
+                x[mask] = augment_batch(x[mask], generator, cfg.hflip, max(cfg.max_rotation, 10.0))
+        y = targets[idx]
+        with torch.autocast(device.type, enabled=scaler.is_enabled()):
+            logits = model(x)
+            loss = loss_fn(logits.float(), y, idx) if needs_indices else loss_fn(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        schedule.step()
+        total += loss.detach() * len(idx)
+        seen += len(idx)
+    mean = (total / max(seen, 1)).item()
+    if not math.isfinite(mean):
+        raise FloatingPointError(
+            f"training loss became {mean} in epoch {state.epoch}: lower the learning rate "
+            f"(lr={cfg.lr}), check the loss options, or use fewer AMP-unsafe operations")
+    return mean

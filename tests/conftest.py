@@ -1,0 +1,8 @@
+"""Test settings: offline hub, headless plots, quiet progress bars, a private cache folder."""
+import os
+import tempfile
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["MPLBACKEND"] = "Agg"
+os.environ["NBUTILS_QUIET"] = "1"
+os.environ.setdefault("NBUTILS_CACHE", tempfile.mkdtemp(prefix="nbutils-test-cache-"))

@@ -1,0 +1,134 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import softmax
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from nbutils.metrics import (auroc, balanced_accuracy, confusion, evaluate, format_mean_std, macro_ap,
+                             per_class_ap, precision_recall_f1, summarize)
+
+
+def random_task(n_classes: int, n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Imbalanced labels (N,) and noisy logits (N, C) that carry some signal."""
+    rng = np.random.default_rng(seed)
+    prior = np.arange(n_classes, 0, -1) ** 2.0
+    y = rng.choice(n_classes, size=n, p=prior / prior.sum())
+    logits = rng.normal(size=(n, n_classes)) + 1.5 * np.eye(n_classes)[y]
+    return y, logits
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+def test_per_class_ap_equals_sklearn_one_vs_rest(n_classes):
+    y, s = random_task(n_classes)
+    expected = [average_precision_score(y == c, s[:, c]) for c in range(n_classes)]
+    np.testing.assert_array_equal(per_class_ap(y, s), expected)
+    assert macro_ap(y, s) == pytest.approx(np.mean(expected))
+
+
+def test_auroc_binary_uses_class_one_score():
+    y, s = random_task(2)
+    s[:, 0] = 0.0  # class 0's column must not matter
+    assert auroc(y, s) == pytest.approx(roc_auc_score(y, s[:, 1]))
+
+
+def test_auroc_multiclass_is_sklearn_macro_ovr():
+    y, s = random_task(4)
+    probs = softmax(s, axis=1)
+    assert auroc(y, probs) == pytest.approx(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+
+
+def test_hand_worked_binary_example():
+    # Positive-class scores 0.1, 0.4, 0.35, 0.8 for labels 0, 0, 1, 1: ranking 1, 0, 1, 0 -> AP = (1 + 2/3) / 2;
+    # class 0 scores 1 - s rank 0, 1, 0, 1 from the top -> the same AP. AUROC: 3 of 4 pos/neg pairs ordered.
+    # argmax predicts 0, 0, 0, 1: recall (1, 1/2), precision (2/3, 1), F1 (0.8, 2/3).
+    p = np.array([0.1, 0.4, 0.35, 0.8])
+    row = evaluate(np.array([0, 0, 1, 1]), np.stack([1 - p, p], axis=1), ["benign", "malignant"])
+    assert row["ap/malignant"] == pytest.approx(5 / 6)
+    assert row["ap/benign"] == pytest.approx(5 / 6)
+    assert row["macro_ap"] == pytest.approx(5 / 6)
+    assert row["auroc"] == pytest.approx(0.75)
+    assert row["ba"] == pytest.approx(0.75)
+    assert row["recall/malignant"] == pytest.approx(0.5)
+    assert row["precision/benign"] == pytest.approx(2 / 3)
+    assert row["f1/benign"] == pytest.approx(0.8)
+    assert row["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    assert row["macro_precision"] == pytest.approx((2 / 3 + 1) / 2)
+    assert row["macro_recall"] == pytest.approx(0.75)
+    assert row["confusion"] == [[2, 0], [1, 1]]
+
+
+def test_evaluate_uses_given_predictions():
+    p = np.array([0.1, 0.4, 0.35, 0.8])
+    row = evaluate(np.array([0, 0, 1, 1]), np.stack([1 - p, p], axis=1), ["a", "b"], y_pred=np.array([0, 1, 1, 1]))
+    assert row["confusion"] == [[1, 1], [0, 2]]
+    assert row["ba"] == pytest.approx(0.75)
+    assert row["ap/b"] == pytest.approx(5 / 6)  # ranking metrics ignore y_pred
+
+
+def test_balanced_accuracy_and_f1_by_hand():
+    y_true, y_pred = np.array([0, 0, 0, 1, 2]), np.array([0, 0, 1, 1, 1])
+    assert balanced_accuracy(y_true, y_pred) == pytest.approx((2 / 3 + 1 + 0) / 3)
+    precision, recall, f1 = precision_recall_f1(y_true, y_pred, 3)
+    np.testing.assert_allclose(precision, [1, 1 / 3, 0])  # class 2 never predicted: zero_division=0
+    np.testing.assert_allclose(recall, [2 / 3, 1, 0])
+    np.testing.assert_allclose(f1, [0.8, 0.5, 0])
+    np.testing.assert_array_equal(confusion(y_true, y_pred, 3), [[2, 1, 0], [0, 1, 0], [0, 1, 0]])
+
+
+def test_absent_class_has_nan_ap_and_is_skipped_by_macro_ap():
+    y = np.array([0, 0, 1, 1])
+    s = np.array([[0.9, 0.1, 0], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+    ap = per_class_ap(y, s)
+    assert np.isnan(ap[2]) and ap[0] == pytest.approx(1.0) and ap[1] == pytest.approx(5 / 6)
+    assert macro_ap(y, s) == pytest.approx((1 + 5 / 6) / 2)
+
+
+@pytest.mark.parametrize("y, scores, classes, message", [
+    (np.array([0, 1, 1]), np.zeros((4, 2)), ["a", "b"], "3 labels but scores has 4 rows"),
+    (np.array([0, 1]), np.zeros((2, 3)), ["a", "b"], "3 columns but 2 class names"),
+    (np.array([0, 1]), np.array([[0.1, np.nan], [0.2, 0.8]]), ["a", "b"], "NaN"),
+    (np.array([0, 1]), np.zeros(2), ["a", "b"], "C >= 2"),
+    (np.array([0, 3]), np.zeros((2, 2)), ["a", "b"], r"labels \[3\] outside 0..1"),
+])
+def test_bad_input_gives_clear_value_error(y, scores, classes, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate(y, scores, classes)
+
+
+def test_float_labels_are_a_type_error():
+    with pytest.raises(TypeError, match="integer"):
+        per_class_ap(np.array([0.0, 1.0]), np.zeros((2, 2)))
+
+
+def results() -> pd.DataFrame:
+    return pd.DataFrame({
+        "task": ["t"] * 4, "method": ["ce", "ce", "ce", "rg"], "seed": [0, 1, 2, 0],
+        "ba": [0.60, 0.62, 0.64, 0.70], "ap/x": [0.5, 0.6, 0.7, 0.9],
+        "confusion": [[[1]]] * 4,
+    })
+
+
+def test_summarize_mean_sample_std_and_run_count():
+    summary = summarize(results())
+    assert list(summary.columns) == ["ba_mean", "ba_std", "ap/x_mean", "ap/x_std", "n_runs"]
+    ce = summary.loc[("t", "ce")]
+    assert ce["ba_mean"] == pytest.approx(0.62)
+    assert ce["ba_std"] == pytest.approx(0.02)  # ddof=1: sqrt((0.02^2 + 0 + 0.02^2) / 2)
+    assert ce["ap/x_std"] == pytest.approx(0.1)
+    assert ce["n_runs"] == 3
+    assert np.isnan(summary.loc[("t", "rg"), "ba_std"])
+
+
+def test_format_mean_std_prints_percentages():
+    table = format_mean_std(summarize(results()), ["ba", "ap/x"])
+    assert table.loc[("t", "ce"), "ba"] == "62.0 ± 2.0"
+    assert table.loc[("t", "ce"), "ap/x"] == "60.0 ± 10.0"
+    assert table.loc[("t", "rg"), "ba"] == "70.0"  # one run: no std
+    assert format_mean_std(summarize(results()), ["ba"], scale=1, digits=3).loc[("t", "ce"), "ba"] == "0.620 ± 0.020"
+
+
+def test_summarize_and_format_name_unknown_columns():
+    with pytest.raises(ValueError, match="group columns"):
+        summarize(results(), by=("dataset",))
+    with pytest.raises(ValueError, match="available"):
+        format_mean_std(summarize(results()), ["auroc"])

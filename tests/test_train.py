@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+import torch
+
+from nbutils.data import TrainingSet, make_task
+from nbutils.losses import make_loss
+from nbutils.models import make_model
+from nbutils.train import TrainConfig, augment_batch, fit, predict_scores
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return make_task("digits", {"dataset": "digits"}, seed=0)
+
+
+def train_digits(task, cfg, **kwargs):
+    torch.manual_seed(cfg.seed)
+    model = make_model("cnn", 10, in_channels=1, image_size=8, width=8)
+    data = TrainingSet(task.train.images, task.train.labels)
+    history = fit(model, data, make_loss("ce", task.train.class_counts()), cfg, val=task.val, **kwargs)
+    return model, history
+
+
+def state_equal(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_loss_falls_and_the_model_learns_digits(digits):
+    model, history = train_digits(digits, TrainConfig(epochs=3, batch_size=64, lr=0.05))
+    assert list(history.epoch) == [0, 1, 2]
+    assert history.train_loss.iloc[-1] < 0.6 * history.train_loss.iloc[0]
+    assert history.val_macro_ap.iloc[-1] > 0.9
+    scores = predict_scores(model, digits.test.images)
+    assert (scores.argmax(1) == digits.test.labels).mean() > 0.8
+    assert {"val_ba", "val_ap/0", "val_ap/9", "lr"} <= set(history.columns)
+
+
+def test_same_seed_same_result_other_seed_other_result(digits):
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    a, ha = train_digits(digits, cfg)
+    b, hb = train_digits(digits, cfg)
+    c, _ = train_digits(digits, TrainConfig(epochs=1, batch_size=64, seed=1))
+    assert state_equal(a, b) and ha.equals(hb)
+    assert not state_equal(a, c)
+
+
+class Interrupt:
+    def __init__(self, at):
+        self.at = at
+
+    def on_epoch_start(self, state):
+        if state.epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_run_ends(digits, tmp_path):
+    cfg = TrainConfig(epochs=3, batch_size=64, lr=0.05)
+    whole, whole_history = train_digits(digits, cfg)
+    checkpoint = tmp_path / "checkpoint.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_digits(digits, cfg, checkpoint=checkpoint, callbacks=[Interrupt(2)])
+    assert checkpoint.is_file()
+    resumed, resumed_history = train_digits(digits, cfg, checkpoint=checkpoint)
+    assert state_equal(whole, resumed)
+    np.testing.assert_allclose(whole_history.train_loss, resumed_history.train_loss)
+
+
+def test_a_checkpoint_with_other_settings_is_not_resumed(digits, tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"
+    train_digits(digits, TrainConfig(epochs=1, batch_size=64), checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="other settings"):
+        train_digits(digits, TrainConfig(epochs=1, batch_size=64, lr=0.5), checkpoint=checkpoint)
+
+
+class NaNLoss(torch.nn.Module):
+    def forward(self, logits, targets):
+        return logits.sum() * float("nan")
+
+
+def test_a_nan_loss_stops_with_a_clear_error(digits):
+    model = make_model("cnn", 10, in_channels=1, image_size=8, width=8)
+    with pytest.raises(FloatingPointError, match="loss became nan in epoch 0.*lower the learning rate"):
+        fit(model, TrainingSet(digits.train.images, digits.train.labels), NaNLoss(), TrainConfig(epochs=1))
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; valid: sgd, adam"):
+        TrainConfig(optimizer="adamw")
+    with pytest.raises(ValueError, match="batch_size >= 2"):
+        TrainConfig(batch_size=1)
+
+
+def test_augmentation_is_identity_when_off_and_deterministic_when_on():
+    x = torch.rand(6, 1, 8, 8)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.equal(augment_batch(x, g(), hflip=False, max_rotation=0), x)
+    a, b = augment_batch(x, g()), augment_batch(x, g())
+    assert torch.equal(a, b) and a.shape == x.shape and not torch.equal(a, x)
+
+
+def test_flip_only_mirrors_images():
+    x = torch.arange(16.0).view(1, 1, 4, 4).repeat(64, 1, 1, 1)
+    y = augment_batch(x, torch.Generator().manual_seed(0), hflip=True, max_rotation=0)
+    flipped = (y == x.flip(-1)).flatten(1).all(1)
+    assert ((y == x).flatten(1).all(1) | flipped).all() and 10 < int(flipped.sum()) < 54
+
+
+def test_resampled_indices_and_sampler_decide_what_an_epoch_sees(digits):
+    seen = []
+
+    class Record(torch.nn.Module):
+        needs_indices = True
+
+        def forward(self, logits, targets, indices):
+            seen.append(indices.clone())
+            return torch.nn.functional.cross_entropy(logits, targets)
+
+    model = make_model("cnn", 10, in_channels=1, image_size=8, width=8)
+    indices = np.repeat(np.arange(10), 3)
+    fit(model, TrainingSet(digits.train.images, digits.train.labels, indices=indices), Record(),
+        TrainConfig(epochs=1, batch_size=8))
+    assert sorted(torch.cat(seen).tolist()) == sorted(indices.tolist())
+
+
+def test_embeddings_train_an_mlp_without_augmentation():
+    x = torch.randn(200, 5)
+    y = (x[:, 0] > 0).long().numpy()
+    model = make_model("mlp", 2, in_channels=5)
+    history = fit(model, TrainingSet(x, y), make_loss("ce", np.bincount(y)),
+                  TrainConfig(epochs=5, batch_size=32, optimizer="adam", lr=1e-2))
+    assert history.train_loss.iloc[-1] < history.train_loss.iloc[0]

@@ -94,6 +94,12 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def progress_line(row: dict[str, Any]) -> dict[str, Any]:
+    """Print a finished table row to stderr (long benchmarks show progress); return it."""
+    print("  " + ", ".join(f"{k}: {fmt(v)}" for k, v in row.items()), file=sys.stderr, flush=True)
+    return row
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Rows (dicts with the same keys) -> a GitHub markdown table."""
     columns = list(rows[0])

@@ -2,14 +2,16 @@
 ``nbutils.train.fit`` against a torch DataLoader over a Dataset of PIL images with torchvision
 transforms per sample (RandomHorizontalFlip, RandomRotation(10), ToTensor, Normalize).
 
-    python bench/loop_vs_conventional.py [--quick] [--repeats N] [--workers 0 2] [--results PATH]
+    python bench/loop_vs_conventional.py [--quick] [--seconds S] [--repeats N] [--workers 0 2]
+                                         [--threads N] [--results PATH]
 
 Both sides train the same model with the same loss (CE), optimiser (SGD with momentum) and batch
 size on the same epoch: positions drawn with replacement from Fashion-MNIST training images
 (resized beforehand for 64 px, so neither side pays for resizing). The conventional epoch is
 ``for x, y in loader: step``, with a fresh DataLoader each epoch (its default, non-persistent
-workers: worker start-up is part of the epoch). The sides alternate; ratios are medians of
-per-round ratios. Target (issue 7): the loop faster than the conventional pipeline at both sizes.
+workers: worker start-up is part of the epoch). The epoch's step count is chosen so that
+forward/backward/step alone would take about ``--seconds``. The sides alternate after a warm-up
+round; ratios are medians of per-round ratios. Target (issue 7): the loop faster than the conventional pipeline at both sizes.
 """
 from __future__ import annotations
 
@@ -21,15 +23,15 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from harness import interleave, load_average, median_ratio, parse_args, report, timed
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
 from nbutils.data import TrainingSet
 from nbutils.runtime import pick_device
-from nbutils.train import make_optimizer
-from workloads import fashion_images, fit_epoch, loss, model_for, resampled, train_config
+from nbutils.train import as_input, make_optimizer
+from workloads import fashion_images, fit_epoch, loss, model_for, resampled, steps_for, train_config
 
-# (arch, width, image px, steps per epoch)
-FULL = [("cnn", 16, 28, 30), ("cnn", 32, 28, 30), ("cnn", 16, 64, 8), ("cnn", 32, 64, 8)]
-QUICK = [("cnn", 8, 28, 3), ("cnn", 8, 64, 3)]
+# (arch, width, image px)
+FULL = [("cnn", 16, 28), ("cnn", 32, 28), ("cnn", 16, 64), ("cnn", 32, 64)]
+QUICK = [("cnn", 8, 28), ("cnn", 8, 64)]
 
 
 class PILImages(Dataset):
@@ -69,26 +71,31 @@ def conventional_epoch(model: torch.nn.Module, dataset: PILImages, cfg, workers:
     value.item()  # wait for the device
 
 
-def measure(arch: str, width: int, size: int, steps: int, batch_size: int, workers: list[int],
+def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int], seconds: float,
             repeats: int) -> list[dict]:
     """Rows (one per worker count): median images/s of both sides and the median per-round ratio."""
-    n = steps * batch_size
-    data = resampled(fashion_images(n, size), n)
     cfg = train_config(batch_size)
     device = pick_device(cfg.device)
     model = model_for(arch, width, size).to(device)
+    batch = fashion_images(batch_size, size)
+    steps = steps_for(seconds, model, as_input(batch.images.to(device)),
+                      torch.as_tensor(batch.labels, device=device), cfg)
+    n = steps * batch_size
+    data = resampled(fashion_images(n, size), n)
     dataset = PILImages(data, conventional_transform())
     sides = {"loop": lambda: timed(lambda: fit_epoch(model, data, cfg))}
     for w in workers:
         sides[w] = lambda w=w: timed(lambda: conventional_epoch(model, dataset, cfg, w, device))
-    seconds = interleave(sides, repeats)
-    return [{"arch": f"cnn (width {width})" if arch == "cnn" else arch, "px": size, "batch": batch_size,
-             "steps": steps, "workers": w, "loop img/s": n / statistics.median(seconds["loop"]),
-             "conventional img/s": n / statistics.median(seconds[w]),
-             "loop / conventional": median_ratio(seconds[w], seconds["loop"])} for w in workers]
+    times = interleave(sides, repeats)
+    return [progress_line({"arch": f"cnn (width {width})" if arch == "cnn" else arch, "px": size, "batch": batch_size,
+             "steps": steps, "workers": w, "loop img/s": n / statistics.median(times["loop"]),
+             "conventional img/s": n / statistics.median(times[w]),
+             "loop / conventional": median_ratio(times[w], times["loop"])}) for w in workers]
 
 
 def options(parser) -> None:
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="ceiling time per epoch, sets the step count (default 3; quick 0.3)")
     parser.add_argument("--repeats", type=int, default=None, help="measured rounds per case (default 3; quick 1)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 128; quick 32")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="DataLoader num_workers to try")
@@ -97,15 +104,17 @@ def options(parser) -> None:
 def main() -> None:
     args = parse_args(__doc__, options)
     load = load_average()
+    seconds = args.seconds or (0.3 if args.quick else 3.0)
     repeats = args.repeats or (1 if args.quick else 3)
     batch_size = args.batch_size or (32 if args.quick else 128)
-    rows = [row for arch, width, size, steps in (QUICK if args.quick else FULL)
-            for row in measure(arch, width, size, steps, batch_size, args.workers, repeats)]
+    rows = [row for arch, width, size in (QUICK if args.quick else FULL)
+            for row in measure(arch, width, size, batch_size, args.workers, seconds, repeats)]
     report(args.results, "Training loop vs conventional DataLoader (bench/loop_vs_conventional.py)", rows,
            device=pick_device(), load_before=load, notes=(
                f"{repeats} measured rounds per case after a warm-up round, sides alternating (loop, then "
                "the DataLoader with each worker count); img/s are medians, the ratio is the median of "
-               "per-round ratios (> 1: the loop is faster). Conventional: PIL image per sample, "
+               f"per-round ratios (> 1: the loop is faster); steps chosen for about {seconds:g} s of "
+               "forward/backward/step. Conventional: PIL image per sample, "
                "RandomHorizontalFlip, RandomRotation(10), ToTensor, Normalize; a fresh DataLoader "
                "(non-persistent workers) each epoch. Target: loop / conventional > 1 at 28 and 64 px."))
 

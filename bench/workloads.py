@@ -1,24 +1,33 @@
 """The training workload the loop benchmarks share: Fashion-MNIST images, resampled indices, a
-model, and one epoch of ``nbutils.train.fit``."""
+model, one epoch of ``nbutils.train.fit``, and the ceiling (steps on one in-memory batch)."""
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
 import torch
 
+from harness import timed
 from nbutils.data import ImageSet, TrainingSet, load_dataset, resize
 from nbutils.losses import CrossEntropy
 from nbutils.models import make_model
-from nbutils.train import TrainConfig, fit
+from nbutils.train import TrainConfig, fit, make_optimizer
 
 os.environ.setdefault("NBUTILS_QUIET", "1")  # no progress bars in the tables' output
 NUM_CLASSES = 10
 
 
+@functools.cache
+def fashion_train() -> ImageSet:
+    return load_dataset("fashion-mnist", split="train")
+
+
 def fashion_images(n: int, size: int) -> ImageSet:
-    """The first ``n`` Fashion-MNIST training images, resized to ``size`` px: (n, 1, size, size) uint8."""
-    return resize(load_dataset("fashion-mnist", split="train").subset(np.arange(n)), size)
+    """The first ``n`` (at most 60,000) Fashion-MNIST training images, resized to ``size`` px:
+    (n, 1, size, size) uint8."""
+    train = fashion_train()
+    return resize(train.subset(np.arange(min(n, len(train)))), size)
 
 
 def resampled(images: ImageSet, epoch_size: int, seed: int = 0) -> TrainingSet:
@@ -46,3 +55,25 @@ def loss() -> torch.nn.Module:
 def fit_epoch(model: torch.nn.Module, data: TrainingSet, cfg: TrainConfig) -> None:
     """One epoch of the project's loop, without validation."""
     fit(model, data, loss(), cfg)
+
+
+def ceiling_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, cfg: TrainConfig) -> None:
+    """``steps`` forward/backward/step on one batch x (B, C, H, W) float, y (B,), on the model's
+    device, with the loop's loss and optimiser: the most any loop can do."""
+    loss_fn = loss().to(x.device)
+    optimizer = make_optimizer(model, loss_fn, cfg)
+    model.train()
+    for _ in range(steps):
+        value = loss_fn(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+    value.item()  # wait for the device
+
+
+def steps_for(seconds: float, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
+              min_steps: int = 2) -> int:
+    """Steps that take about ``seconds`` at the ceiling (timed on 2 steps after a warm-up step)."""
+    ceiling_steps(model, x, y, 1, cfg)
+    step = timed(lambda: ceiling_steps(model, x, y, 2, cfg)) / 2
+    return max(min_steps, round(seconds / step))

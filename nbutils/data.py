@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import inspect
 import math
 import os
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 PROFILES = {"ham10000": (6705, 1113, 1099, 514, 327, 142, 115)}
@@ -301,14 +302,35 @@ def apportion(weights: np.ndarray, total: int, minimum: int = 1) -> np.ndarray:
     return sizes
 
 
-def profile_counts(profile: str | list[int], total: int) -> np.ndarray:
-    """Per-class counts in the proportions of ``profile`` (a name in PROFILES or a list of counts)
-    summing to ``total``, each class at least 2."""
+def profile_weights(profile: str | list[int]) -> tuple[int, ...]:
+    """A named long-tail profile (PROFILES) or a list of per-class counts."""
     if isinstance(profile, str):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)} or a list of counts")
-        profile = PROFILES[profile]
-    return apportion(profile, total, minimum=2)
+        return PROFILES[profile]
+    return tuple(profile)
+
+
+def profile_counts(profile: str | list[int], total: int) -> np.ndarray:
+    """Per-class counts in the proportions of ``profile`` summing to ``total``, each at least 2."""
+    return apportion(profile_weights(profile), total, minimum=2)
+
+
+def long_tail_counts(weights: list[int], available: np.ndarray, size: int | None = None,
+                     at_most_weights: bool = False) -> np.ndarray:
+    """Per-class counts in the proportions of ``weights``: ``size`` in all when given, else as
+    many as the ``available`` per-class samples allow (and, for explicit counts, no more than
+    the weights themselves). Raises when a class cannot supply its share."""
+    w = np.asarray(weights, dtype=float)
+    if len(w) > len(available):
+        raise ValueError(f"a long tail of {len(w)} classes needs a data set with at least that many; "
+                         f"it has {len(available)}")
+    have = np.asarray(available[: len(w)])
+    if size is None:
+        scale = float(np.min(have / w))
+        size = int(np.floor(min(scale, 1.0) * w.sum() if at_most_weights else scale * w.sum()))
+        return np.minimum(apportion(w, size, minimum=2), have)
+    return apportion(w, size, minimum=2)
 
 
 def stratified_sizes(counts: np.ndarray, total: int) -> np.ndarray:
@@ -319,17 +341,29 @@ def stratified_sizes(counts: np.ndarray, total: int) -> np.ndarray:
     return np.minimum(apportion(counts, total), counts)
 
 
+def split_indices(labels: np.ndarray, fraction: float, seed: int,
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of N samples into sorted (rest, part) index arrays, ``part`` about
+    ``fraction`` of them. With ``groups`` (N,) whole groups are split, stratified by the label of
+    each group's first sample, so no group lands in both (and it takes milliseconds where
+    StratifiedGroupKFold takes seconds on HAM10000's 7,470 lesions)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"a split fraction must be in (0, 1), got {fraction}")
+    if groups is None:
+        rest, part = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
+                                      random_state=seed)
+        return np.sort(rest), np.sort(part)
+    _, first, member = np.unique(groups, return_index=True, return_inverse=True)
+    _, part_groups = train_test_split(np.arange(len(first)), test_size=fraction,
+                                      stratify=labels[first], random_state=seed)
+    in_part = np.isin(member, part_groups)
+    return np.flatnonzero(~in_part), np.flatnonzero(in_part)
+
+
 def split_train_val(ds: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
     """Stratified split; grouped by ``ds.groups`` when present (no group in both parts)."""
-    idx = np.arange(len(ds))
-    if ds.groups is not None:
-        n_splits = max(2, round(1 / val_fraction))
-        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        train_idx, val_idx = next(folds.split(idx, ds.labels, ds.groups))
-    else:
-        train_idx, val_idx = train_test_split(idx, test_size=val_fraction, stratify=ds.labels,
-                                              random_state=seed)
-    return ds.subset(np.sort(train_idx)), ds.subset(np.sort(val_idx))
+    train_idx, val_idx = split_indices(ds.labels, val_fraction, seed, ds.groups)
+    return ds.subset(train_idx), ds.subset(val_idx)
 
 
 def resize(ds: ImageSet, size: int) -> ImageSet:
@@ -353,10 +387,9 @@ def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) 
         if spec.get("ratio"):
             ds = subsample_to_counts(ds, imbalance_counts(ds.class_counts(), spec["ratio"]), seed)
     if "profile" in spec or "counts" in spec:
-        target = spec.get("counts") or list(profile_counts(spec["profile"], size or len(ds)))
-        target = np.asarray(target, dtype=int)
-        if size:
-            target = stratified_sizes(target, size)
+        explicit = "counts" in spec
+        weights = spec["counts"] if explicit else profile_weights(spec["profile"])
+        target = long_tail_counts(weights, ds.class_counts(), size, at_most_weights=explicit)
         full = np.zeros(len(ds.classes), dtype=int)
         full[: len(target)] = target
         return subsample_to_counts(ds, full, seed)
@@ -371,19 +404,23 @@ def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
     spec keys: ``dataset`` (registry name), ``root``, ``positive`` (one-vs-rest class),
     ``ratio`` (majority/minority after subsampling the minority), ``profile`` (e.g. "ham10000")
     or ``counts`` (long-tail per-class counts), ``train_size`` / ``test_size`` (stratified
-    subsample), ``val_fraction`` (default 0.15, carved from train), ``image_size``, ``options``
-    (passed to the loader).
+    subsample), ``val_fraction`` (carve the validation split out of train, grouped by
+    ``groups`` when the data set has them; default 0.15; a data set's published validation split
+    is used only when no ``val_fraction`` is given), ``image_size``, ``options`` (passed to the
+    loader; ``image_size`` goes to loaders that decode files, so they decode at that size).
     """
     unknown = set(spec) - TASK_KEYS
     if unknown:
         raise ValueError(f"task {name!r}: unknown key(s) {sorted(unknown)}; valid: {sorted(TASK_KEYS)}")
     if "dataset" not in spec:
         raise ValueError(f"task {name!r} needs a 'dataset'; valid: {', '.join(sorted(DATASETS))}")
-    load = lambda split: load_dataset(spec["dataset"], spec.get("root"), split,  # noqa: E731
-                                      **spec.get("options", {}))
+    options = dict(spec.get("options", {}))
+    if spec.get("image_size") and "image_size" in inspect.signature(DATASETS[spec["dataset"]]).parameters:
+        options.setdefault("image_size", spec["image_size"])  # decode straight to the run's size
+    load = lambda split: load_dataset(spec["dataset"], spec.get("root"), split, **options)  # noqa: E731
     train_pool = shape_task(load("train"), spec, spec.get("train_size"), seed)
     test = shape_task(load("test"), spec, spec.get("test_size"), seed + 1)
-    if "val" in DATASETS[spec["dataset"]].splits:
+    if "val" in DATASETS[spec["dataset"]].splits and "val_fraction" not in spec:
         train, val = train_pool, shape_task(load("val"), spec, None, seed + 2)
     else:
         train, val = split_train_val(train_pool, spec.get("val_fraction", 0.15), seed)

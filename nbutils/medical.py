@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image, ImageOps
-from sklearn.model_selection import train_test_split
 
-from nbutils.data import ImageSet, register_dataset, resize
+from nbutils.data import ImageSet, register_dataset, resize, split_indices
 from nbutils.runtime import cache_dir, progress
 
 SPLIT_SEED = 0
@@ -193,25 +192,6 @@ def check_all_classes(labels: np.ndarray, classes: list[str], split: str, source
     if absent:
         raise ValueError(f"{source}: class(es) {absent} have no image in the {split} split; "
                          "add images of them or drop them from the data set")
-
-
-def split_indices(labels: np.ndarray, fraction: float, seed: int,
-                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of N samples into sorted (rest, part) index arrays, ``part`` about
-    ``fraction`` of them. With ``groups`` (N,) whole groups are split, stratified by the label of
-    each group's first sample, so no group lands in both (and it takes milliseconds where
-    StratifiedGroupKFold takes seconds on HAM10000's 7,470 lesions)."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {fraction}")
-    if groups is None:
-        rest, part = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
-                                      random_state=seed)
-        return np.sort(rest), np.sort(part)
-    _, first, member = np.unique(groups, return_index=True, return_inverse=True)
-    _, part_groups = train_test_split(np.arange(len(first)), test_size=fraction,
-                                      stratify=labels[first], random_state=seed)
-    in_part = np.isin(member, part_groups)
-    return np.flatnonzero(~in_part), np.flatnonzero(in_part)
 
 
 def pick_split(split: str, labels: np.ndarray, test_fraction: float,

@@ -212,6 +212,16 @@ def epoch_class_counts(data: TrainingSet, n_outputs: int) -> np.ndarray:
     return np.bincount(drawn, minlength=n_outputs)
 
 
+def default_loss_options(loss: str, cfg: TrainConfig, data: TrainingSet) -> dict[str, Any]:
+    """Options a loss needs that follow from the run: DRW switches at 80% of training (the LDAM
+    authors' epoch 160 of 200); the AP loss keeps a buffer entry per training image."""
+    if loss == "ldam-drw":
+        return {"drw_epoch": int(0.8 * cfg.epochs)}
+    if loss == "ap":
+        return {"n_samples": len(data.labels)}
+    return {}
+
+
 def run_method(task: Task, entry: str | dict[str, Any], seed: int, *, train: dict[str, Any] | None = None,
                model: dict[str, Any] | None = None, regroup: dict[str, Any] | None = None,
                callbacks: tuple = (), run_dir: str | Path | None = None, keep_model: bool = True) -> Result:
@@ -235,9 +245,7 @@ def run_method(task: Task, entry: str | dict[str, Any], seed: int, *, train: dic
     data, val, test_inputs = training_inputs(task, recipe, regroup_cfg, targets, rest if resampled else {}, seed)
     n_outputs = len(mapping) if mapping is not None else len(task.classes)
     counts = epoch_class_counts(data, n_outputs)
-    loss_options = {} if resampled else rest
-    if recipe.loss == "ap":
-        loss_options = {"n_samples": len(data.labels), **loss_options}
+    loss_options = {**default_loss_options(recipe.loss, cfg, data), **({} if resampled else rest)}
     loss = make_loss(recipe.loss, counts, **loss_options)
     seed_everything(seed)  # the same initialisation for every method of one seed
     net = make_model("mlp" if recipe.probe else model_cfg.arch, n_outputs,

@@ -100,8 +100,9 @@ def project_2d(features: np.ndarray, method: str = "tsne", seed: int = 0,
     idx = np.sort(rng.choice(len(x), max_points, replace=False)) if len(x) > max_points else np.arange(len(x))
     x = x[idx]
     if method == "tsne":
-        if x.shape[1] > 50:
-            x = PCA(50, random_state=seed).fit_transform(x)
+        n_components = min(50, len(x))
+        if x.shape[1] > n_components:
+            x = PCA(n_components, random_state=seed).fit_transform(x)
         points = TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed).fit_transform(x)
     else:
         import umap  # imported here: loading numba takes seconds that t-SNE users need not wait
@@ -151,7 +152,8 @@ def embedding_maps(panels: Mapping[str, tuple[np.ndarray, np.ndarray]], label_na
 def reconstruction_grid(originals: torch.Tensor | np.ndarray, reconstructions: torch.Tensor | np.ndarray,
                         n: int = 8, title: str = "Autoencoder reconstructions") -> Figure:
     """The first ``n`` originals (top row) above their reconstructions (bottom row) (Fig. 4)."""
-    originals, reconstructions = as_numpy_images(originals, "originals"), as_numpy_images(reconstructions, "reconstructions")
+    originals = as_numpy_images(originals, "originals")
+    reconstructions = as_numpy_images(reconstructions, "reconstructions")
     if originals.shape != reconstructions.shape:
         raise ValueError(f"originals {originals.shape} and reconstructions {reconstructions.shape} differ in shape")
     n = min(n, len(originals))
@@ -266,7 +268,8 @@ def score_distributions(scores_by_method: Mapping[str, tuple[np.ndarray, np.ndar
             ax.hist(scores[keep], bins=bins, density=True, histtype="stepfilled", alpha=0.45, color=color,
                     edgecolor=color, label=f"{name} ({keep.sum()})")
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
-        ba = ba_by_method[method] if ba_by_method is not None else balanced_accuracy(labels, (scores >= threshold).astype(int))
+        ba = (ba_by_method[method] if ba_by_method is not None
+              else balanced_accuracy(labels, (scores >= threshold).astype(int)))
         ax.set(title=f"{method}: BA {ba:.3f}, AP {average_precision_score(labels, scores):.3f}",
                xlabel="score of the positive class", ylabel="density")
     axes[-1].legend(fontsize="small")

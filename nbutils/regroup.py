@@ -27,8 +27,8 @@ AUTO_MAX_CLUSTERS = 20  # n_clusters="auto" tries k = 2..min(this, ceil(n_j / n'
 AUTO_SAMPLE_SIZE = 2000  # ... on a random subsample of at most this many samples of the class
 
 _ESTIMATORS: dict[str, Callable[[int, np.random.RandomState, int], Any]] = {
-    "kmeans": lambda k, rng, n: KMeans(k, n_init=3, random_state=rng),
-    "minibatch-kmeans": lambda k, rng, n: MiniBatchKMeans(k, n_init=3, random_state=rng),
+    "kmeans": lambda k, rng, n: KMeans(k, n_init="auto", random_state=rng),
+    "minibatch-kmeans": lambda k, rng, n: MiniBatchKMeans(k, n_init="auto", random_state=rng),
     "gmm": lambda k, rng, n: GaussianMixture(k, covariance_type="diag", random_state=rng),
     "agglomerative": lambda k, rng, n: AgglomerativeClustering(k),
     "spectral": lambda k, rng, n: SpectralClustering(k, affinity="nearest_neighbors",
@@ -56,7 +56,8 @@ def cluster(embeddings: np.ndarray, k: int, clustering: str = "kmeans", random_s
     return _ESTIMATORS[clustering](k, rng, len(embeddings)).fit_predict(embeddings).astype(np.int64)
 
 
-def n_clusters_per_class(counts: np.ndarray, n_clusters: Any = "threshold", threshold: float | None = None) -> np.ndarray:
+def n_clusters_per_class(counts: np.ndarray, n_clusters: Any = "threshold",
+                         threshold: float | None = None) -> np.ndarray:
     """Clusters per class (C,) from class counts (C,) by the rules of ``Regrouper`` (not 'auto')."""
     counts = np.asarray(counts, dtype=np.int64)
     n_prime = _threshold(counts, threshold)
@@ -76,6 +77,8 @@ def n_clusters_per_class(counts: np.ndarray, n_clusters: Any = "threshold", thre
         return np.where(counts > n_prime, int(n_clusters), 1).astype(np.int64)
     if isinstance(n_clusters, dict):
         return _clusters_from_dict(n_clusters, len(counts))
+    if isinstance(n_clusters, str) and n_clusters == "auto":
+        raise ValueError("n_clusters='auto' chooses k from the embeddings: use Regrouper(n_clusters='auto').fit")
     raise ValueError(f"n_clusters must be 'threshold', 'ratio', 'auto', a positive int or a dict "
                      f"{{class index: k}}, got {n_clusters!r}")
 
@@ -85,7 +88,8 @@ def _threshold(counts: np.ndarray, threshold: float | None) -> float:
     if threshold is None:
         return float(counts.min())
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or threshold < 1:
-        raise ValueError(f"threshold must be a class count >= 1 (or None for the smallest class), got {threshold!r}")
+        raise ValueError(f"threshold must be a class count >= 1 (or None for the smallest class), "
+                         f"got {threshold!r}")
     return float(threshold)
 
 
@@ -114,11 +118,11 @@ class Regrouper(BaseEstimator):
         with the best silhouette score, measured by clustering a random subsample of at most
         AUTO_SAMPLE_SIZE of its samples; the scores are kept in ``silhouette_scores_``.
     threshold is used by "threshold", an int and "auto" only.
-    clustering: "kmeans" (3 inits), "minibatch-kmeans", "gmm" (diagonal covariances),
-      "agglomerative" (Ward; memory grows as n_j^2), "spectral" (10-nearest-neighbour graph) or
-      "random" -- the paper's control: the same k_j, samples assigned at random to groups of
-      near-equal size. Compare "random" with a clustering at the same ``n_clusters_per_class_``
-      (pass it as the dict form when n_clusters="auto").
+    clustering: "kmeans" (one k-means++ init, sklearn's n_init="auto"), "minibatch-kmeans",
+      "gmm" (diagonal covariances), "agglomerative" (Ward; memory grows as n_j^2), "spectral"
+      (10-nearest-neighbour graph) or "random" -- the paper's control: the same k_j, samples
+      assigned at random to groups of near-equal size. Compare "random" with a clustering at
+      the same ``n_clusters_per_class_`` (pass it as the dict form when n_clusters="auto").
     random_state: int, None or RandomState, for the clusterings and subsamples.
 
     Fitted attributes:
@@ -186,7 +190,8 @@ class Regrouper(BaseEstimator):
                 continue
             members = np.flatnonzero(y == c)
             sample = X[rng.choice(members, min(n, AUTO_SAMPLE_SIZE), replace=False)]
-            scores = {k: _silhouette(sample, cluster(sample, k, self.clustering, rng)) for k in range(2, k_max + 1)}
+            scores = {k: _silhouette(sample, cluster(sample, k, self.clustering, rng))
+                      for k in range(2, k_max + 1)}
             self.silhouette_scores_[c] = scores
             k_per_class[c] = max(scores, key=scores.get)
         return k_per_class

@@ -78,3 +78,23 @@ def beside_papers(ours: pd.DataFrame, papers: pd.DataFrame, metric: str, column:
                          paper=pick["source"] + " " + pick["table"])
     wide = theirs.pivot_table(index="method_here", columns="paper", values="value", aggfunc="first")
     return pd.concat([mine, wide], axis=1).rename_axis("method")
+
+
+def read_run_metrics(run_dir: str | Path) -> dict[str, float]:
+    """Every notebook's metrics of a run folder, as {'<notebook metrics file>/<key>': value}."""
+    merged = {}
+    for path in sorted(Path(run_dir).glob("metrics/*.json")):
+        merged.update({f"{path.stem}/{k}": v for k, v in json.loads(path.read_text()).items()})
+    return merged
+
+
+def compare_metrics(actual: dict[str, float], reference: dict[str, float], tolerance: float) -> list[str]:
+    """What differs between a run's metrics and the reference: missing or extra keys, and values
+    further apart than ``tolerance`` (absolute). An empty list means the run matches."""
+    problems = [f"missing: {k}" for k in sorted(set(reference) - set(actual))]
+    problems += [f"not in the reference: {k}" for k in sorted(set(actual) - set(reference))]
+    for key in sorted(set(reference) & set(actual)):
+        a, r = actual[key], reference[key]
+        if (a is None) != (r is None) or (a is not None and abs(a - r) > tolerance):
+            problems.append(f"{key}: {a} vs reference {r} (tolerance {tolerance})")
+    return problems

@@ -24,7 +24,7 @@ from nbutils.metrics import balanced_accuracy, macro_ap, per_class_ap
 from nbutils.runtime import pick_device, progress, to_float
 
 OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "step")
 
 
 @dataclass
@@ -38,6 +38,8 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
+    step_milestones: list = field(default_factory=lambda: [0.5, 0.75])  # fractions of training
+    step_gamma: float = 0.1
     warmup_epochs: int = 0
     augment: bool = True
     hflip: bool = True
@@ -52,6 +54,9 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if not all(isinstance(m, (int, float)) and 0 < m < 1 for m in self.step_milestones):
+            raise ValueError(f"step_milestones must be fractions of training in (0, 1), e.g. [0.5, 0.75]; "
+                             f"got {self.step_milestones!r}")
         if self.select not in ("last", "best"):
             raise ValueError(f"select must be 'last' or 'best' (by validation macro AP), not {self.select!r}")
         if self.epochs < 1 or self.batch_size < 2:
@@ -127,7 +132,8 @@ def make_optimizer(model: nn.Module, loss_fn: nn.Module, cfg: TrainConfig) -> to
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
-    """Per-step LR factor: linear warm-up for ``warmup_epochs``, then cosine to 0 or constant."""
+    """Per-step LR factor: linear warm-up for ``warmup_epochs``, then cosine to 0, constant, or
+    step: times ``step_gamma`` at each of ``step_milestones`` (fractions of all steps)."""
     warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
 
     def factor(step: int) -> float:
@@ -135,6 +141,8 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_
             return (step + 1) / warm
         if cfg.schedule == "constant":
             return 1.0
+        if cfg.schedule == "step":
+            return cfg.step_gamma ** sum(step >= m * total for m in cfg.step_milestones)
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 

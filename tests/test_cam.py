@@ -59,8 +59,8 @@ def test_class_idx_per_image_default_prediction_and_batching(model, images):
     np.testing.assert_allclose(default, class_activation_maps(model, images, "layercam", class_idx=predicted))
     per_image = class_activation_maps(model, images, "layercam", class_idx=np.array([2, 1, 0, 2]), batch_size=3)
     for i, c in enumerate([2, 1, 0, 2]):
-        np.testing.assert_allclose(per_image[i], class_activation_maps(model, images[i:i + 1], "layercam", class_idx=c)[0],
-                                   atol=1e-6)
+        alone = class_activation_maps(model, images[i:i + 1], "layercam", class_idx=c)[0]
+        np.testing.assert_allclose(per_image[i], alone, atol=1e-6)
     other = class_activation_maps(model, images, "layercam", class_idx=[(c + 1) % 3 for c in predicted])
     assert not np.allclose(default, other)  # the class matters
 

@@ -86,6 +86,12 @@ def test_long_tail_follows_the_ham10000_profile():
     assert len(task.test) == 700
 
 
+def test_explicit_counts_are_kept_when_they_fit_and_scaled_down_when_not():
+    task = make_task("c", {"dataset": "digits", "counts": [100, 50, 20]}, seed=0)
+    np.testing.assert_array_equal(task.train.class_counts() + task.val.class_counts(), [100, 50, 20])
+    assert list(task.test.class_counts()) == [36, 18, 7]  # the test split keeps the proportions
+
+
 def test_imbalance_ratio_subsamples_the_minority():
     task = make_task("r", {"dataset": "digits", "positive": 0, "ratio": 20}, seed=0)
     counts = task.train.class_counts() + task.val.class_counts()
@@ -97,8 +103,8 @@ def test_bad_task_specs_fail_with_a_clear_message():
         make_task("t", {"dataset": "digits", "postive": 1})
     with pytest.raises(ValueError, match="needs a 'dataset'"):
         make_task("t", {"positive": 1})
-    with pytest.raises(ValueError, match="class .0. has 142 samples, 5000 requested"):
-        make_task("t", {"dataset": "digits", "counts": [5000, 10]})
+    with pytest.raises(ValueError, match="class .0. has 142 samples, 4545 requested"):
+        make_task("t", {"dataset": "digits", "counts": [100, 10], "train_size": 5000})
     with pytest.raises(TypeError, match="tasks must be a non-empty dict"):
         make_tasks([])
 

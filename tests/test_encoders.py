@@ -16,7 +16,8 @@ def tmp_cache(tmp_path, monkeypatch):
 
 
 def grey_images(n: int = 6, size: int = 8, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 1, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 1, size, size), dtype=torch.uint8, generator=generator)
 
 
 def count_builds(monkeypatch, name: str) -> list:

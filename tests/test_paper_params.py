@@ -1,0 +1,184 @@
+"""Every paper-scale parameter file runs end to end on CPU against a tiny fixture written in its
+data set's exact on-disk format, with the overrides of the files' comments (``data_root=...
+epochs=1 image_size=32``) and a few that shrink the run further (one seed, a small CNN, the raw
+pixels as regrouping encoder instead of CLIP). dermamnist keeps its own ResNet-18 and so runs one
+ResNet end to end. Also: the ``step`` learning-rate schedule the MedMNIST recipe needs."""
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from nbutils.medical import HAM10000_CLASSES
+from nbutils.run import main
+from nbutils.train import TrainConfig, make_schedule
+
+PARAMS = Path(__file__).resolve().parent.parent / "params"
+SMALL = ["epochs=1", "image_size=32", "seeds=[0]", "regroup={encoder: raw}"]
+CNN = ["arch=cnn", "width=8"]
+
+
+# --------------------------------------------------------------------------- fixture writers
+def write_noise_image(path: Path, rng: np.random.Generator, size: tuple[int, int], grey: bool = False) -> None:
+    """A JPEG of random pixels, ``size`` (width, height)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = (size[1], size[0]) if grey else (size[1], size[0], 3)
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path, "JPEG", quality=90)
+
+
+def write_ham10000(root: Path, lesions_per_class: tuple[int, ...] = (24, 9, 9, 9, 8, 8, 8)) -> Path:
+    """HAM10000_metadata.csv and HAM10000_images_part_{1,2}/ISIC_*.jpg; lesions alternately with
+    1 and 2 images, so the lesion-grouped splits are exercised (113 images)."""
+    rng = np.random.default_rng(0)
+    rows, n = ["lesion_id,image_id,dx,dx_type,age,sex,localization"], 0
+    for dx, lesions in zip(HAM10000_CLASSES, lesions_per_class):
+        for lesion in range(lesions):
+            for _ in range(1 + lesion % 2):
+                image_id = f"ISIC_{n:07d}"
+                write_noise_image(root / f"HAM10000_images_part_{1 + n % 2}" / f"{image_id}.jpg", rng, (24, 18))
+                rows.append(f"HAM_{dx}{lesion:03d},{image_id},{dx},histo,50.0,male,back")
+                n += 1
+    (root / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def write_chest_xray(root: Path) -> Path:
+    """chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg, grey, of varying size."""
+    rng = np.random.default_rng(0)
+    counts = {"train": (8, 24), "val": (3, 3), "test": (4, 8)}
+    for split, (normal, pneumonia) in counts.items():
+        for folder, n in (("NORMAL", normal), ("PNEUMONIA", pneumonia)):
+            for i in range(n):
+                write_noise_image(root / "chest_xray" / split / folder / f"person{i}_{folder.lower()}.jpeg",
+                                  rng, (20 + i % 3 * 4, 16), grey=True)
+    return root
+
+
+def write_dermamnist(root: Path) -> Path:
+    """dermamnist.npz in MedMNIST's layout: (N, 28, 28, 3) uint8 images, (N, 1) uint8 labels."""
+    rng = np.random.default_rng(0)
+    counts = {"train": (6, 8, 10, 4, 10, 30, 4), "val": (2, 2, 2, 1, 2, 4, 1), "test": (2, 2, 2, 2, 2, 4, 2)}
+    arrays = {}
+    for split, per_class in counts.items():
+        labels = np.repeat(np.arange(7), per_class).astype(np.uint8)[:, None]
+        arrays[f"{split}_images"] = rng.integers(0, 256, (len(labels), 28, 28, 3), dtype=np.uint8)
+        arrays[f"{split}_labels"] = labels
+    root.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(root / "dermamnist.npz", **arrays)
+    return root
+
+
+def write_pickle(path: Path, entry: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(entry, f, protocol=2)
+
+
+def cifar_batch(rng: np.random.Generator, labels: np.ndarray, label_key: str) -> dict:
+    """One pickled CIFAR batch: 'data' (N, 3072) uint8 (R, G, B planes of 32 x 32) and labels."""
+    return {"data": rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8), label_key: labels.tolist(),
+            "filenames": [f"img_{i}.png" for i in range(len(labels))], "batch_label": "fixture"}
+
+
+def write_cifar10(root: Path, per_class: int = 6, test_per_class: int = 4) -> Path:
+    """torchvision's cifar-10-batches-py: data_batch_1..5, test_batch and batches.meta."""
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    train = rng.permutation(np.repeat(np.arange(10), per_class))
+    for i, labels in enumerate(np.array_split(train, 5)):
+        write_pickle(folder / f"data_batch_{i + 1}", cifar_batch(rng, labels, "labels"))
+    write_pickle(folder / "test_batch", cifar_batch(rng, np.repeat(np.arange(10), test_per_class), "labels"))
+    write_pickle(folder / "batches.meta", {"label_names": names, "num_cases_per_batch": len(train) // 5,
+                                           "num_vis": 3072})
+    return root
+
+
+def write_cifar100(root: Path, per_class: int = 3, worm_train: int = 10) -> Path:
+    """torchvision's cifar-100-python: train, test and meta (fine and coarse labels). Worm (class
+    95) gets ``worm_train`` training images so SMOTE-style methods have neighbours."""
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-100-python"
+    names = [f"class{c:02d}" for c in range(100)]
+    names[95] = "worm"  # CIFAR-100's fine label 95
+    counts = np.full(100, per_class)
+    counts[95] = worm_train
+    for split, labels in (("train", np.repeat(np.arange(100), counts)), ("test", np.repeat(np.arange(100), 2))):
+        entry = cifar_batch(rng, labels, "fine_labels")
+        entry["coarse_labels"] = (labels // 5).tolist()
+        write_pickle(folder / split, entry)
+    write_pickle(folder / "meta", {"fine_label_names": names,
+                                   "coarse_label_names": [f"super{c:02d}" for c in range(20)]})
+    return root
+
+
+# --------------------------------------------------------------------------- the runs
+# Two methods a file (the full lists are checked, without training, by the test below); CAMs and
+# the motivation notebooks reuse the benchmark's models.
+CASES = {
+    "ham10000_multiclass": (write_ham10000, CNN + ["methods=[ce, rg]"]),
+    "ham10000_bcc_binary": (write_ham10000, CNN + ["methods=[ce, rg]", "nmi_encoders=[raw]",
+                                                   "cam_training_methods=[rg]", "cam_methods=[gradcam]", "n_images=2"]),
+    "cifar100_worm": (write_cifar100, CNN + ["methods=[ce, rg-oracle]", "nmi_encoders=[raw]",
+                                             "cam_training_methods=[rg-oracle]", "cam_methods=[gradcam]", "n_images=2"]),
+    "cifar10_airplane": (write_cifar10, CNN + ["methods=[ce, rg]", "label_methods=[ce, rg]", "nmi_encoders=[raw]",
+                                              "max_points=40", "autoencoder_epochs=1", "spread_per_class=3",
+                                              "cam_training_methods=[rg]", "cam_methods=[gradcam]", "n_images=2"]),
+    "chest_xray": (write_chest_xray, CNN + ["pretrained=false", "methods=[augment, {name: smote, max_memory_gb: 12.0}]",
+                                            "cam_training_methods=[augment]", "n_images=2"]),
+    "dermamnist": (write_dermamnist, ["methods=[{name: ldam-drw, drw_epoch: 80}, rg]"]),  # its own ResNet-18
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CASES)
+def test_paper_params_run_end_to_end_on_a_fixture(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("NBUTILS_CACHE", str(tmp_path / "cache"))  # the kernels inherit it
+    write, overrides = CASES[name]
+    data = write(tmp_path / "data")
+    code = main([str(PARAMS / f"{name}.yaml"), f"data_root={data}", *SMALL, *overrides,
+                 "--runs", str(tmp_path / "runs"), "--run-id", "ci"])
+    run = next((tmp_path / "runs").iterdir()) / "ci"
+    assert code == 0, json.loads((run / "summary.json").read_text())
+    benchmark = next(nb["parameters"] for nb in yaml.safe_load((run / "params.yaml").read_text())["notebooks"]
+                     if nb["path"].endswith("03_benchmark.ipynb"))
+    methods = [m if isinstance(m, str) else m["name"] for m in benchmark["methods"]]
+    metrics = json.loads((run / "metrics" / "benchmark.json").read_text())
+    assert set(metrics) == {f"{task}/{method}/{metric}" for task in benchmark["tasks"] for method in methods
+                            for metric in ("ba", "macro_ap")}
+    assert all(0 <= v <= 1 for v in metrics.values())
+
+
+# --------------------------------------------------------------------------- step schedule
+def lr_per_step(cfg: TrainConfig, steps_per_epoch: int) -> list[float]:
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
+    schedule = make_schedule(optimizer, cfg, steps_per_epoch)
+    lrs = []
+    for _ in range(cfg.epochs * steps_per_epoch):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return lrs
+
+
+def test_step_schedule_multiplies_by_gamma_at_each_milestone():
+    # 4 epochs x 2 steps: milestones at 50% and 75% of the 8 steps = steps 4 and 6
+    cfg = TrainConfig(epochs=4, lr=1.0, schedule="step", step_milestones=[0.5, 0.75], step_gamma=0.1)
+    assert lr_per_step(cfg, 2) == pytest.approx([1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
+    # MedMNIST: x0.1 at epochs 50 and 75 of 100 (epoch 49 at 1.0, epoch 50 at 0.1, epoch 75 at 0.01)
+    cfg = TrainConfig(epochs=100, lr=1.0, schedule="step")
+    lrs = lr_per_step(cfg, 1)
+    assert (lrs[49], lrs[50], lrs[74], lrs[75], lrs[99]) == pytest.approx((1, 0.1, 0.1, 0.01, 0.01))
+    # after a warm-up of 1 epoch (2 steps: 0.5, 1.0), the milestone still counts all steps
+    cfg = TrainConfig(epochs=4, lr=1.0, schedule="step", step_milestones=[0.5], step_gamma=0.5, warmup_epochs=1)
+    assert lr_per_step(cfg, 2) == pytest.approx([0.5, 1, 1, 1, 0.5, 0.5, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("milestones", [[0.5, 1.5], [0], ["half"]])
+def test_step_milestones_must_be_fractions(milestones):
+    with pytest.raises(ValueError, match="step_milestones must be fractions of training"):
+        TrainConfig(schedule="step", step_milestones=milestones)

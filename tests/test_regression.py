@@ -1,0 +1,46 @@
+"""Papermill regression run: every notebook with params/ci.yaml, its metrics compared with the
+committed reference (tests/reference/README.md says why the tolerance is what it is and how to
+refresh the reference)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nbutils.report import compare_metrics, read_run_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "tests" / "reference" / "ci_metrics.json"
+TOLERANCE = 0.05
+
+
+def reference() -> dict:
+    return json.loads(REFERENCE.read_text())
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_and_matches_the_reference(tmp_path):
+    env = {**os.environ, "CI": "1"}
+    done = subprocess.run([sys.executable, "-m", "nbutils.run", "params/ci.yaml", "--runs", str(tmp_path),
+                           "--run-id", "regression"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = tmp_path / "ci" / "regression"
+    summary = json.loads((run / "summary.json").read_text())
+    assert [r["status"] for r in summary] == ["ok"] * 4
+    assert len(list((run / "figures").glob("*.png"))) >= 10
+    problems = compare_metrics(read_run_metrics(run), reference(), TOLERANCE)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_deliberately_broken_method_fails_the_comparison():
+    ref = reference()
+    broken = dict(ref)
+    key = next(k for k in ref if k.startswith("benchmark/") and "/rg/" in k and k.endswith("macro_ap"))
+    broken[key] = ref[key] - 0.2  # what a regression in regrouping would look like
+    problems = compare_metrics(broken, ref, TOLERANCE)
+    assert len(problems) == 1 and key in problems[0]
+    assert compare_metrics(ref, ref, TOLERANCE) == []
+    dropped = {k: v for k, v in ref.items() if k != key}
+    assert compare_metrics(dropped, ref, TOLERANCE) == [f"missing: {key}"]

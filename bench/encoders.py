@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from typing import Any
 
-from harness import interleave, load_average, median_ratio, parse_args, report, timed
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
 from nbutils.encoders import encode
 from nbutils.runtime import pick_device
 from workloads import fashion_images
@@ -47,22 +47,22 @@ def measure(name: str, options: dict[str, Any], images, cache_root: str, repeats
 
 
 def options(parser) -> None:
-    parser.add_argument("--n", type=int, default=None, help="images to encode (default 2000; quick 64)")
-    parser.add_argument("--repeats", type=int, default=None, help="measured rounds per encoder (default 3; quick 1)")
+    parser.add_argument("--n", type=int, default=None, help="images to encode (default 1000; quick 64)")
+    parser.add_argument("--repeats", type=int, default=None, help="measured rounds per encoder (default 2; quick 1)")
 
 
 def main() -> None:
     args = parse_args(__doc__, options)
     load = load_average()
-    n = args.n or (64 if args.quick else 2000)
-    repeats = args.repeats or (1 if args.quick else 3)
+    n = args.n or (64 if args.quick else 1000)
+    repeats = args.repeats or (1 if args.quick else 2)
     images = fashion_images(n, 28).images
     with tempfile.TemporaryDirectory(prefix="bench-encoders-") as cache_root:
-        rows = [measure(name, opts, images, cache_root, repeats)
+        rows = [progress_line(measure(name, opts, images, cache_root, repeats))
                 for name, opts in (QUICK if args.quick else FULL).items()]
     report(args.results, "Encoders and their cache (bench/encoders.py)", rows, device=pick_device(),
            load_before=load, notes=(
-               f"{repeats} measured rounds (miss, then hit) per encoder after a warm-up round; img/s are "
+               f"{repeats} measured round(s) (miss, then hit) per encoder after a warm-up round; img/s are "
                "medians. Fashion-MNIST 28 px training images. A miss builds the encoder (loads weights; "
                "fits pca / trains the autoencoder on the same images), encodes and saves; a hit hashes "
                "the images and loads the .npy. Target: hit speed-up >= 50x."))

@@ -9,7 +9,9 @@ Both sides train the same model with the same loss (CE), optimiser (SGD with mom
 size on the same epoch: positions drawn with replacement from Fashion-MNIST training images
 (resized beforehand for 64 px, so neither side pays for resizing). The conventional epoch is
 ``for x, y in loader: step``, with a fresh DataLoader each epoch (its default, non-persistent
-workers: worker start-up is part of the epoch). The epoch's step count is chosen so that
+workers: worker start-up is part of the epoch). The data handling alone is timed too, on the
+same epoch without the model: the loop's gather, conversion and augmentation of each batch
+against iterating the DataLoader. The epoch's step count is chosen so that
 forward/backward/step alone would take about ``--seconds``. The sides alternate after a warm-up
 round; ratios are medians of per-round ratios. Target (issue 7): the loop faster than the conventional pipeline at both sizes.
 """
@@ -27,7 +29,8 @@ from harness import interleave, load_average, median_ratio, parse_args, progress
 from nbutils.data import TrainingSet
 from nbutils.runtime import pick_device
 from nbutils.train import as_input, make_optimizer
-from workloads import fashion_images, fit_epoch, loss, model_for, resampled, steps_for, train_config
+from workloads import (fashion_images, fit_epoch, loop_data_epoch, loss, model_for, resampled, steps_for,
+                       train_config)
 
 # (arch, width, image px)
 FULL = [("cnn", 16, 28), ("cnn", 32, 28), ("cnn", 16, 64), ("cnn", 32, 64)]
@@ -71,9 +74,16 @@ def conventional_epoch(model: torch.nn.Module, dataset: PILImages, cfg, workers:
     value.item()  # wait for the device
 
 
+def conventional_data_epoch(dataset: PILImages, batch_size: int, workers: int) -> None:
+    """The DataLoader's side alone: one epoch of batches, no model."""
+    for _ in DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers):
+        pass
+
+
 def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int], seconds: float,
             repeats: int) -> list[dict]:
-    """Rows (one per worker count): median images/s of both sides and the median per-round ratio."""
+    """Rows (one per worker count): median images/s of each side, with and without the model, and
+    the medians of the per-round ratios."""
     cfg = train_config(batch_size)
     device = pick_device(cfg.device)
     model = model_for(arch, width, size).to(device)
@@ -83,14 +93,20 @@ def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int
     n = steps * batch_size
     data = resampled(fashion_images(n, size), n)
     dataset = PILImages(data, conventional_transform())
-    sides = {"loop": lambda: timed(lambda: fit_epoch(model, data, cfg))}
+    sides = {"loop": lambda: timed(lambda: fit_epoch(model, data, cfg)),
+             "loop data": lambda: timed(lambda: loop_data_epoch(data, cfg, device))}
     for w in workers:
         sides[w] = lambda w=w: timed(lambda: conventional_epoch(model, dataset, cfg, w, device))
+        sides[f"{w} data"] = lambda w=w: timed(lambda: conventional_data_epoch(dataset, batch_size, w))
     times = interleave(sides, repeats)
-    return [progress_line({"arch": f"cnn (width {width})" if arch == "cnn" else arch, "px": size, "batch": batch_size,
-             "steps": steps, "workers": w, "loop img/s": n / statistics.median(times["loop"]),
-             "conventional img/s": n / statistics.median(times[w]),
-             "loop / conventional": median_ratio(times[w], times["loop"])}) for w in workers]
+    name = f"cnn (width {width})" if arch == "cnn" else arch
+    rate = lambda side: n / statistics.median(times[side])  # noqa: E731
+    return [progress_line({
+        "arch": name, "px": size, "batch": batch_size, "steps": steps, "workers": w,
+        "loop img/s": rate("loop"), "conventional img/s": rate(w),
+        "loop / conventional": median_ratio(times[w], times["loop"]),
+        "data only: loop img/s": rate("loop data"), "data only: conventional img/s": rate(f"{w} data"),
+        "data only: loop / conventional": median_ratio(times[f"{w} data"], times["loop data"])}) for w in workers]
 
 
 def options(parser) -> None:
@@ -114,7 +130,8 @@ def main() -> None:
                f"{repeats} measured rounds per case after a warm-up round, sides alternating (loop, then "
                "the DataLoader with each worker count); img/s are medians, the ratio is the median of "
                f"per-round ratios (> 1: the loop is faster); steps chosen for about {seconds:g} s of "
-               "forward/backward/step. Conventional: PIL image per sample, "
+               "forward/backward/step. 'data only': the same epoch without the model (the loop's gather, "
+               "conversion and augmentation; iterating the DataLoader). Conventional: PIL image per sample, "
                "RandomHorizontalFlip, RandomRotation(10), ToTensor, Normalize; a fresh DataLoader "
                "(non-persistent workers) each epoch. Target: loop / conventional > 1 at 28 and 64 px."))
 

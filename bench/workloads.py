@@ -12,7 +12,7 @@ from harness import timed
 from nbutils.data import ImageSet, TrainingSet, load_dataset, resize
 from nbutils.losses import CrossEntropy
 from nbutils.models import make_model
-from nbutils.train import TrainConfig, fit, make_optimizer
+from nbutils.train import TrainConfig, as_input, augment_batch, epoch_generator, epoch_order, fit, make_optimizer
 
 os.environ.setdefault("NBUTILS_QUIET", "1")  # no progress bars in the tables' output
 NUM_CLASSES = 10
@@ -55,6 +55,18 @@ def loss() -> torch.nn.Module:
 def fit_epoch(model: torch.nn.Module, data: TrainingSet, cfg: TrainConfig) -> None:
     """One epoch of the project's loop, without validation."""
     fit(model, data, loss(), cfg)
+
+
+def loop_data_epoch(data: TrainingSet, cfg: TrainConfig, device: torch.device) -> None:
+    """The loop's data handling alone, for one epoch: gather each batch's uint8 images by index,
+    convert to float and augment (nbutils.train's own functions), without the model."""
+    images = data.images.to(device)
+    order = epoch_order(data, 0, cfg.seed, None)[0].to(device)
+    generator = epoch_generator(device, cfg.seed, 0)
+    for start in range(0, len(order), cfg.batch_size):
+        x = augment_batch(as_input(images[order[start:start + cfg.batch_size]]), generator, cfg.hflip,
+                          cfg.max_rotation)
+    x.sum().item()  # wait for the device
 
 
 def ceiling_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, cfg: TrainConfig) -> None:

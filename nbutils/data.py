@@ -11,6 +11,7 @@ import gzip
 import inspect
 import math
 import os
+import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -217,21 +218,37 @@ def load_digits(root: str | os.PathLike | None = None, split: str = "train") -> 
                     [str(d) for d in range(10)])
 
 
+# torchvision's folder, train files, test files, meta file, its class-name key, the label key
+CIFAR_FILES = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"],
+                "batches.meta", "label_names", "labels"),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], "meta", "fine_label_names", "fine_labels"),
+}
+
+
+def _read_pickle(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
 def _load_cifar(kind: str, root: str | os.PathLike | None, split: str) -> ImageSet:
-    import torchvision
-    folder = Path(root or os.environ.get("NBUTILS_DATA", "data"))
-    cls = torchvision.datasets.CIFAR10 if kind == "cifar10" else torchvision.datasets.CIFAR100
-    try:
-        ds = cls(str(folder), train=split == "train", download=False)
-    except RuntimeError:
+    """CIFAR from torchvision's pickled batches, read directly (torchvision's loader re-hashes
+    every file on each load); downloaded with torchvision, which checks the archive, when missing."""
+    folder_name, train_files, test_files, meta_file, names_key, labels_key = CIFAR_FILES[kind]
+    root = Path(root or os.environ.get("NBUTILS_DATA", "data"))
+    paths = [root / folder_name / f for f in (train_files if split == "train" else test_files) + [meta_file]]
+    if not all(p.is_file() for p in paths):
         if not online():
             raise FileNotFoundError(
-                f"{kind} not found in {folder} (expected torchvision's "
-                f"{'cifar-10-batches-py' if kind == 'cifar10' else 'cifar-100-python'} folder there); "
-                "pass root=..., set NBUTILS_DATA, or go online to download") from None
-        ds = cls(str(folder), train=split == "train", download=True)
-    images = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()
-    return ImageSet(images, np.asarray(ds.targets, dtype=np.int64), list(ds.classes))
+                f"{kind} not found: expected {', '.join(map(str, paths))}; pass root=<folder holding "
+                f"{folder_name}>, set NBUTILS_DATA, or go online to download")
+        import torchvision
+        cls = torchvision.datasets.CIFAR10 if kind == "cifar10" else torchvision.datasets.CIFAR100
+        cls(str(root), train=split == "train", download=True)
+    batches = [_read_pickle(p) for p in paths[:-1]]
+    images = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
+    labels = np.concatenate([b[labels_key] for b in batches]).astype(np.int64)
+    return ImageSet(torch.from_numpy(images), labels, list(_read_pickle(paths[-1])[names_key]))
 
 
 @register_dataset("cifar10")
@@ -412,8 +429,10 @@ def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
     unknown = set(spec) - TASK_KEYS
     if unknown:
         raise ValueError(f"task {name!r}: unknown key(s) {sorted(unknown)}; valid: {sorted(TASK_KEYS)}")
-    if "dataset" not in spec:
-        raise ValueError(f"task {name!r} needs a 'dataset'; valid: {', '.join(sorted(DATASETS))}")
+    _import_plugins()
+    if spec.get("dataset") not in DATASETS:
+        raise ValueError(f"task {name!r}: unknown or missing dataset {spec.get('dataset')!r}; "
+                         f"valid: {', '.join(sorted(DATASETS))}")
     options = dict(spec.get("options", {}))
     if spec.get("image_size") and "image_size" in inspect.signature(DATASETS[spec["dataset"]]).parameters:
         options.setdefault("image_size", spec["image_size"])  # decode straight to the run's size

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -307,16 +308,28 @@ def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any
     return result
 
 
+def not_applicable(name: str, task: Task) -> str | None:
+    """Why method ``name`` cannot run on ``task`` (None when it can)."""
+    if METHODS[name].labels == "fine" and task.train.fine_labels is None:
+        return f"{name} needs hidden fine labels, which task {task.name!r} does not have"
+    return None
+
+
 def run_benchmark(tasks: dict[str, Task], task_specs: dict[str, dict], methods: list, seeds: list[int],
                   run_dir: str | Path, on_result: Callable[[Result], None] | None = None,
                   **settings: Any) -> pd.DataFrame:
     """Every method x seed x task (methods checked by name before anything trains); one row each.
+    A method a task cannot run (rg-oracle without fine labels) is skipped with a warning.
     ``settings``: train/model/regroup options shared by every run (see :func:`run_method`)."""
     for entry in methods:
         method_spec(entry)
     rows = []
     for task_name, task in tasks.items():
         for entry in methods:
+            reason = not_applicable(method_spec(entry)[0], task)
+            if reason:
+                warnings.warn(f"skipped: {reason}", stacklevel=2)
+                continue
             for seed in seeds:
                 result = run_cached(task, task_specs[task_name], entry, seed, run_dir, **settings)
                 rows.append(result.row)

@@ -61,7 +61,7 @@ class Classifier(nn.Module):
 def _channel_stats(in_channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     if in_channels == 3:
         return IMAGENET_MEAN, IMAGENET_STD
-    return (0.5,) * in_channels, (0.25,) * in_channels
+    return (0.449,) * in_channels, (0.226,) * in_channels  # ImageNet statistics averaged over colours
 
 
 def resnet(depth: int, num_classes: int, in_channels: int, image_size: int, head: str,
@@ -74,7 +74,10 @@ def resnet(depth: int, num_classes: int, in_channels: int, image_size: int, head
         net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
         net.maxpool = nn.Identity()
     elif in_channels != 3:
+        rgb = net.conv1.weight.detach()
         net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        if pretrained:  # keep the ImageNet stem: a grey image is R = G = B, so sum over colours
+            net.conv1.weight.data.copy_(rgb.sum(1, keepdim=True).expand(-1, in_channels, -1, -1) / in_channels)
     feature_dim = net.fc.in_features
     net.fc = nn.Identity()
     return Classifier(net, feature_dim, num_classes, head, net.layer4, *_channel_stats(in_channels))

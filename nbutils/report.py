@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nbutils.metrics import format_mean_std, summarize
+
 # The papers' method names -> this project's method names.
 PAPER_METHODS = {
     "CE": "ce", "ERM(CE)": "ce", "RG+CE": "rg", "RG": "rg", "WCE": "wce", "Focal": "focal",
@@ -53,11 +55,18 @@ def regression_metrics(rows: pd.DataFrame, metrics: tuple[str, ...] = ("ba", "ma
             for task, method in means.index for m in metrics}
 
 
+# Sources whose tables print fractions (0.74) where the others print percentages (74.0).
+FRACTION_SOURCES = ("balancing-act",)
+COUNT_METRICS = ("TP", "FP", "TN", "FN")
+
+
 def paper_results(dataset: str | None = None, source: str | None = None) -> pd.DataFrame:
-    """The papers' published numbers (percentages), filtered by a dataset substring and source,
+    """The papers' published numbers, as percentages, filtered by a dataset substring and source,
     with a ``method_here`` column naming our method (NaN where we have none)."""
     with resources.files("nbutils").joinpath("resources/paper_tables.csv").open() as f:
         table = pd.read_csv(f)
+    fraction = table["source"].isin(FRACTION_SOURCES) & ~table["metric"].isin(COUNT_METRICS)
+    table.loc[fraction, ["mean", "std"]] *= 100
     if dataset:
         table = table[table["dataset"].str.contains(dataset, case=False, regex=False)]
     if source:
@@ -67,14 +76,14 @@ def paper_results(dataset: str | None = None, source: str | None = None) -> pd.D
 
 def beside_papers(ours: pd.DataFrame, papers: pd.DataFrame, metric: str, column: str,
                   paper_class: str = "all", paper_metric: str | None = None) -> pd.DataFrame:
-    """One row per method: our ``metric`` (mean ± std, %) beside each paper's ``paper_metric``
-    for class ``paper_class``. ours: result rows (task, method, seed, metrics); column names the
-    source of our numbers in the output (e.g. the task)."""
-    stats = ours.groupby("method")[metric].agg(["mean", "std"]) * 100
-    mine = stats.apply(lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}", axis=1).rename(column)
+    """One row per method: our ``metric`` (mean ± std over seeds, %) beside each paper's
+    ``paper_metric`` (default ``metric.upper()``) for class ``paper_class``.
+    ours: result rows (task, method, seed, metrics); ``column`` heads our numbers."""
+    mine = format_mean_std(summarize(ours, by=("method",), metrics=[metric]), [metric])[metric].rename(column)
     pick = papers[(papers["metric"] == (paper_metric or metric.upper())) & (papers["class"] == paper_class)]
     pick = pick.dropna(subset=["method_here"])
-    theirs = pick.assign(value=pick.apply(lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}", axis=1),
+    theirs = pick.assign(value=[f"{m:.1f}" if np.isnan(s) else f"{m:.1f} ± {s:.1f}"
+                                for m, s in zip(pick["mean"], pick["std"])],
                          paper=pick["source"] + " " + pick["table"])
     wide = theirs.pivot_table(index="method_here", columns="paper", values="value", aggfunc="first")
     return pd.concat([mine, wide], axis=1).rename_axis("method")

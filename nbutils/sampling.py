@@ -172,11 +172,12 @@ def _borderline_smote(images: torch.Tensor, labels: np.ndarray, seed: int, *, k_
 
 
 def _deepsmote(images: torch.Tensor, labels: np.ndarray, seed: int, *, k_neighbors: int = 5,
-               latent_dim: int = 64, epochs: int = 20, batch_size: int = 128, lr: float = 1e-3,
+               latent_dim: int = 64, ae_epochs: int = 20, ae_batch_size: int = 128, ae_lr: float = 1e-3,
                device: str = "auto") -> TrainingSet:
+    """DeepSMOTE; the ``ae_`` options train its autoencoder (named apart from the classifier's)."""
     _check_class_sizes(labels, k_neighbors, "deepsmote")
-    model = fit_autoencoder(images, labels, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
-                            lr=lr, seed=seed, device=device, permutation_loss=True)
+    model = fit_autoencoder(images, labels, latent_dim=latent_dim, epochs=ae_epochs, batch_size=ae_batch_size,
+                            lr=ae_lr, seed=seed, device=device, permutation_loss=True)
     latents = encode_images(model, images).numpy()
     new_latents, new_labels = _synthesise(SMOTE(k_neighbors=k_neighbors, random_state=seed), latents, labels)
     return _with_synthetic(images, labels, decode_latents(model, torch.from_numpy(new_latents)), new_labels)
@@ -226,7 +227,7 @@ def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int =
       Borderline-SMOTE only draws from minority samples near other classes, so a class with
       none in danger is left as is.
     - ``deepsmote`` (Dablain et al. 2022): ``fit_autoencoder`` with the permutation loss
-      (``latent_dim=64, epochs=20, batch_size=128, lr=1e-3, device="auto"``), SMOTE with
+      (``latent_dim=64, ae_epochs=20, ae_batch_size=128, ae_lr=1e-3, device="auto"``), SMOTE with
       ``k_neighbors=5`` on the latent vectors, synthetic latents decoded and appended.
     """
     valid = sampler_options(name)

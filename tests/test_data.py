@@ -101,7 +101,7 @@ def test_imbalance_ratio_subsamples_the_minority():
 def test_bad_task_specs_fail_with_a_clear_message():
     with pytest.raises(ValueError, match="unknown key.*'postive'"):
         make_task("t", {"dataset": "digits", "postive": 1})
-    with pytest.raises(ValueError, match="needs a 'dataset'"):
+    with pytest.raises(ValueError, match="unknown or missing dataset None"):
         make_task("t", {"positive": 1})
     with pytest.raises(ValueError, match="class .0. has 142 samples, 4545 requested"):
         make_task("t", {"dataset": "digits", "counts": [100, 10], "train_size": 5000})

@@ -34,7 +34,7 @@ def test_options_go_to_training_regrouping_or_the_loss():
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_trains_and_reports_its_row(task, method):
-    entry = {"name": "deepsmote", "epochs": 1} if method == "deepsmote" else method
+    entry = {"name": "deepsmote", "ae_epochs": 1} if method == "deepsmote" else method
     result = run_method(task, entry, seed=0, **FAST)
     row = result.row
     assert row["method"] == method and row["task"] == "digits-0" and row["seed"] == 0
@@ -77,3 +77,10 @@ def test_a_finished_run_is_loaded_not_retrained(task, tmp_path):
     assert list(rows.seed) == [0, 1] and rows.iloc[0].wall_time == first.row["wall_time"]
     with pytest.raises(ValueError, match="unknown method"):
         run_benchmark({"digits-0": task}, {"digits-0": SPEC}, ["ce", "nope"], [0], tmp_path, **FAST)
+
+
+def test_the_benchmark_skips_rg_oracle_where_there_are_no_fine_labels(tmp_path):
+    long_tail = make_task("lt", {"dataset": "digits", "counts": [100, 50, 10]}, seed=0)
+    with pytest.warns(UserWarning, match="rg-oracle needs hidden fine labels"):
+        rows = run_benchmark({"lt": long_tail}, {"lt": {}}, ["rg-oracle", "ce"], [0], tmp_path, **FAST)
+    assert list(rows.method) == ["ce"]

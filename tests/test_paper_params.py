@@ -1,8 +1,9 @@
-"""Every paper-scale parameter file runs end to end on CPU against a tiny fixture written in its
-data set's exact on-disk format, with the overrides of the files' comments (``data_root=...
-epochs=1 image_size=32``) and a few that shrink the run further (one seed, a small CNN, the raw
-pixels as regrouping encoder instead of CLIP). dermamnist keeps its own ResNet-18 and so runs one
-ResNet end to end. Also: the ``step`` learning-rate schedule the MedMNIST recipe needs."""
+"""The paper-scale parameter files: each holds at paper scale (settings, methods and their options,
+model reuse across notebooks, published table), checked without training; and each runs end to end
+on CPU (slow) against a tiny fixture in its data set's exact on-disk format, with the overrides of
+the files' comments (``data_root=... epochs=1 image_size=32``) and a few that shrink the run
+further (one seed, one or two methods, a small CNN, raw pixels instead of CLIP for regrouping).
+Also: the ``step`` learning-rate schedule of the MedMNIST recipe."""
 import json
 import pickle
 from pathlib import Path
@@ -13,12 +14,20 @@ import torch
 import yaml
 from PIL import Image
 
+from nbutils.cam import CAM_METHODS
+from nbutils.config import build
+from nbutils.data import TrainingSet
+from nbutils.encoders import ENCODERS
+from nbutils.losses import make_loss
 from nbutils.medical import HAM10000_CLASSES
-from nbutils.run import main
+from nbutils.methods import METHODS, ModelOptions, RegroupOptions, default_loss_options, method_spec, split_options
+from nbutils.report import paper_results
+from nbutils.run import main, plan
+from nbutils.sampling import sampler_options
 from nbutils.train import TrainConfig, make_schedule
 
 PARAMS = Path(__file__).resolve().parent.parent / "params"
-SMALL = ["epochs=1", "image_size=32", "seeds=[0]", "regroup={encoder: raw}"]
+SMALL = ["epochs=1", "image_size=32", "seeds=[0]", "regroup={encoder: raw, n_clusters: 3}"]
 CNN = ["arch=cnn", "width=8"]
 
 
@@ -117,21 +126,57 @@ def write_cifar100(root: Path, per_class: int = 3, worm_train: int = 10) -> Path
 
 
 # --------------------------------------------------------------------------- the runs
-# Two methods a file (the full lists are checked, without training, by the test below); CAMs and
-# the motivation notebooks reuse the benchmark's models.
+# One or two methods a file (the full lists are checked without training below); the CAM and
+# motivation notebooks reuse the benchmark's models. dermamnist keeps its own ResNet-18.
 CASES = {
     "ham10000_multiclass": (write_ham10000, CNN + ["methods=[ce, rg]"]),
     "ham10000_bcc_binary": (write_ham10000, CNN + ["methods=[ce, rg]", "nmi_encoders=[raw]",
                                                    "cam_training_methods=[rg]", "cam_methods=[gradcam]", "n_images=2"]),
     "cifar100_worm": (write_cifar100, CNN + ["methods=[ce, rg-oracle]", "nmi_encoders=[raw]",
                                              "cam_training_methods=[rg-oracle]", "cam_methods=[gradcam]", "n_images=2"]),
-    "cifar10_airplane": (write_cifar10, CNN + ["methods=[ce, rg]", "label_methods=[ce, rg]", "nmi_encoders=[raw]",
+    "cifar10_airplane": (write_cifar10, CNN + ["epochs=2",  # synchronous learning compares epochs
+                                              "methods=[ce, rg]", "label_methods=[ce, rg]", "nmi_encoders=[raw]",
                                               "max_points=40", "autoencoder_epochs=1", "spread_per_class=3",
                                               "cam_training_methods=[rg]", "cam_methods=[gradcam]", "n_images=2"]),
     "chest_xray": (write_chest_xray, CNN + ["pretrained=false", "methods=[augment, {name: smote, max_memory_gb: 12.0}]",
-                                            "cam_training_methods=[augment]", "n_images=2"]),
-    "dermamnist": (write_dermamnist, ["methods=[{name: ldam-drw, drw_epoch: 80}, rg]"]),  # its own ResNet-18
+                                            "cam_training_methods=[augment]", "cam_methods=[gradcam]", "n_images=2"]),
+    "dermamnist": (write_dermamnist, ["methods=[ldam-drw]"]),
 }
+
+
+def test_every_paper_file_has_a_case():
+    assert sorted(CASES) == sorted(p.stem for p in PARAMS.glob("*.yaml") if p.stem not in ("demo", "ci"))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_paper_params_hold_at_paper_scale(name):
+    """What a paper-scale run would find out only hours in: the settings build, every method and
+    its options are accepted, the other notebooks reuse the benchmark's models, the table exists."""
+    jobs = {job.path.stem: job.parameters for job in plan(PARAMS / f"{name}.yaml", [])[1]}
+    bench = jobs["03_benchmark"]
+    assert bench["seeds"] == [0, 1, 2] and bench["data_root"] is None
+    cfg = build(TrainConfig, {**{k: bench[k] for k in ("epochs", "batch_size", "lr", "optimizer")}, **bench["train"]}, name)
+    build(ModelOptions, {"arch": bench["arch"], "pretrained": bench["pretrained"]}, name)
+    build(RegroupOptions, bench.get("regroup"), name)
+    data = TrainingSet(torch.zeros(100, 1, 2, 2, dtype=torch.uint8), np.repeat([0, 1], [90, 10]))
+    for entry in bench["methods"]:
+        recipe = METHODS[method_spec(entry)[0]]
+        rest = split_options(recipe, method_spec(entry)[1])[2]
+        if recipe.resample != "none":
+            assert set(rest) <= set(sampler_options(recipe.resample)), entry
+        else:
+            options = {**default_loss_options(recipe.loss, cfg, data), **rest}
+            make_loss(recipe.loss, [90, 10], **options)
+            assert options.get("drw_epoch", 0) < cfg.epochs, entry
+    assert set(bench["nmi_encoders"]) <= set(ENCODERS)
+    assert len(paper_results(bench["paper_dataset"])) > 0
+    trained = [m for m in bench["methods"] if isinstance(m, str)]  # the same entries, so the same runs
+    for notebook in ("01_motivation", "02_synchronous_learning", "04_class_activation_maps"):
+        if notebook in jobs:
+            assert jobs[notebook]["task_name"] in bench["tasks"]
+            reused = jobs[notebook].get("label_methods") or jobs[notebook]["cam_training_methods"]
+            assert set(reused) <= set(trained), notebook
+            assert set(jobs[notebook].get("cam_methods", [])) <= set(CAM_METHODS)
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from nbutils.sampling import (SAMPLERS, PositiveEveryBatchSampler, proportional_
                               sampler_options, smote_memory_gb)
 
 COUNTS = (60, 20, 8)  # digits 3, 5 and 8 (close enough for Borderline-SMOTE to find danger samples)
-FAST_DEEPSMOTE = dict(epochs=2, latent_dim=8)
+FAST_DEEPSMOTE = dict(ae_epochs=2, latent_dim=8)
 
 
 @pytest.fixture(scope="module")

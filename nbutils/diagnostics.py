@@ -76,3 +76,14 @@ def centre_mass(maps: np.ndarray) -> float:
     h, w = maps.shape[-2:]
     inner = maps[..., h // 4: 3 * h // 4, w // 4: 3 * w // 4].sum(axis=(-1, -2))
     return float((inner / np.maximum(maps.sum(axis=(-1, -2)), 1e-12)).mean())
+
+
+def leader_sentence(values: dict[str, float], margin: float = 0.02) -> str:
+    """'**a** leads (0.71 against at most 0.65)', or, when the best few lie within ``margin`` of
+    each other, that no single one leads — so a notebook never calls a tie a win."""
+    ranked = sorted(values.items(), key=lambda kv: kv[1], reverse=True)
+    (best, top), others = ranked[0], ranked[1:]
+    tied = [name for name, v in others if top - v <= margin]
+    if tied:
+        return f"{', '.join([best, *tied])} lie within {margin:.2f} of each other: no clear leader"
+    return f"**{best}** leads ({top:.2f} against at most {others[0][1]:.2f})"

@@ -17,10 +17,10 @@ import harness  # noqa: E402
 # script -> (section title, table columns, table rows in --quick)
 SCRIPTS = {
     "loop_vs_ceiling": ("Training loop vs ceiling", ["arch", "px", "batch", "steps", "loop img/s",
-                                                     "ceiling img/s", "loop / ceiling"], 2),
+                                                     "ceiling img/s", "loop / ceiling", "per-round range"], 2),
     "loop_vs_conventional": ("Training loop vs conventional DataLoader",
                              ["arch", "px", "batch", "steps", "workers", "loop img/s", "conventional img/s",
-                              "loop / conventional", "data only: loop img/s", "data only: conventional img/s",
+                              "loop / conventional", "per-round range", "data only: loop img/s", "data only: conventional img/s",
                               "data only: loop / conventional"], 4),
     "encoders": ("Encoders and their cache", ["encoder", "options", "N", "D", "encode img/s",
                                               "cache hit img/s", "hit speed-up"], 4),
@@ -40,6 +40,10 @@ def test_interleave_alternates_sides_after_one_warm_up_round():
 
 def test_median_ratio_takes_the_median_of_per_round_ratios():
     assert harness.median_ratio([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == 3.0  # ratios 2, 4, 3
+
+
+def test_ratio_range_gives_the_lowest_and_highest_per_round_ratio():
+    assert harness.ratio_range([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == "2.00-4.00"
 
 
 def test_markdown_table_formats_numbers():

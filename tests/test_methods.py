@@ -84,3 +84,4 @@ def test_the_benchmark_skips_rg_oracle_where_there_are_no_fine_labels(tmp_path):
     with pytest.warns(UserWarning, match="rg-oracle needs hidden fine labels"):
         rows = run_benchmark({"lt": long_tail}, {"lt": {}}, ["rg-oracle", "ce"], [0], tmp_path, **FAST)
     assert list(rows.method) == ["ce"]
+

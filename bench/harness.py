@@ -17,9 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+import nbutils  # noqa: F401  (before torch: its OMP_WAIT_POLICY default must reach torch's OpenMP)
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+SPEED_VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")  # environment named in the machine line
 
 
 def parse_args(doc: str, add_options: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
@@ -58,9 +60,11 @@ def load_average() -> str:
 
 
 def machine(device: torch.device | str) -> str:
-    """One markdown line naming the CPU, cores, torch threads, torch version and device."""
+    """One markdown line naming the CPU, cores, torch version and threads, device and the OpenMP
+    environment."""
+    env = "".join(f", {v}={os.environ[v]}" for v in SPEED_VARIABLES if v in os.environ)
     return (f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), Python {platform.python_version()}, device {device}")
+            f"({torch.get_num_threads()} threads), Python {platform.python_version()}, device {device}{env}")
 
 
 def interleave(sides: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
@@ -85,6 +89,12 @@ def timed(fn: Callable[[], Any], clock: Callable[[], float] = time.perf_counter)
 def median_ratio(numerators: list[float], denominators: list[float]) -> float:
     """Median of the per-round ratios a_i / b_i: pairs measured side by side share the load."""
     return statistics.median(a / b for a, b in zip(numerators, denominators))
+
+
+def ratio_range(numerators: list[float], denominators: list[float]) -> str:
+    """'lowest-highest' of the per-round ratios a_i / b_i: how much the load moved them."""
+    ratios = [a / b for a, b in zip(numerators, denominators)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def fmt(value: Any) -> str:
@@ -112,7 +122,7 @@ def report(path: Path, title: str, rows: list[dict[str, Any]], *, device: torch.
            load_before: str, notes: str = "") -> str:
     """Print the table and append a section (title, date, command, machine, load, table, notes)
     to ``path``; returns the section."""
-    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    command = " ".join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:])
     section = "\n".join([
         f"## {title}", "",
         f"- date: {datetime.now().isoformat(timespec='seconds')}",

@@ -1,8 +1,8 @@
 """Training loop against its ceiling: images/s of one epoch of ``nbutils.train.fit`` against
 forward + backward + SGD step on ONE batch already in memory as float.
 
-    python bench/loop_vs_ceiling.py [--quick] [--seconds S] [--repeats N] [--threads N] [--clock cpu]
-                                    [--results PATH]
+    python bench/loop_vs_ceiling.py [--quick] [--seconds S] [--repeats N] [--px 28 64] [--threads N]
+                                    [--clock cpu] [--results PATH]
 
 The loop side is a full epoch of fit: uint8 images gathered by resampled indices (drawn with
 replacement, as random oversampling gives), converted and augmented per batch (flip, rotation),
@@ -21,7 +21,8 @@ import time
 
 import torch
 
-from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
+from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
+                     timed)
 from nbutils.runtime import pick_device
 from nbutils.train import as_input
 from workloads import ceiling_steps, fashion_images, fit_epoch, model_for, resampled, steps_for, train_config
@@ -50,14 +51,16 @@ def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, r
         "arch": arch if arch != "cnn" else f"cnn (width {width})", "px": size, "batch": batch_size,
         "steps": steps, "loop img/s": n / statistics.median(times["loop"]),
         "ceiling img/s": n / statistics.median(times["ceiling"]),
-        "loop / ceiling": median_ratio(times["ceiling"], times["loop"])})
+        "loop / ceiling": median_ratio(times["ceiling"], times["loop"]),
+        "per-round range": ratio_range(times["ceiling"], times["loop"])})
 
 
 def options(parser) -> None:
     parser.add_argument("--seconds", type=float, default=None,
-                        help="ceiling time per epoch, sets the step count (default 3; quick 0.3)")
+                        help="ceiling time per epoch, sets the step count (default 3; quick 0.1)")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="measured rounds per row (default 5, resnet18 2; quick 2)")
+                        help="measured rounds per row (default 5, resnet18 2; quick 1)")
+    parser.add_argument("--px", type=int, nargs="+", default=[28, 64], help="image sizes to run (28, 64)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or process CPU time (steadier on a busy machine with --threads 1)")
 
@@ -65,11 +68,11 @@ def options(parser) -> None:
 def main() -> None:
     args = parse_args(__doc__, options)
     load = load_average()
-    seconds = args.seconds or (0.3 if args.quick else 3.0)
-    repeats = args.repeats or (2 if args.quick else 5)
+    seconds = args.seconds or (0.1 if args.quick else 3.0)
+    repeats = args.repeats or (1 if args.quick else 5)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     rows = [measure(arch, width, size, batch, seconds, repeats if arch == "cnn" else min(2, repeats), clock)
-            for arch, width, size, batch in (QUICK if args.quick else FULL)]
+            for arch, width, size, batch in (QUICK if args.quick else FULL) if size in args.px]
     report(args.results, "Training loop vs ceiling (bench/loop_vs_ceiling.py)", rows,
            device=pick_device(), load_before=load, notes=(
                f"Clock: {args.clock} time. {repeats} measured rounds per row (resnet18: {min(2, repeats)}) "

@@ -25,7 +25,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
+from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
+                     timed)
 from nbutils.data import TrainingSet
 from nbutils.runtime import pick_device
 from nbutils.train import as_input, make_optimizer
@@ -105,13 +106,14 @@ def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int
         "arch": name, "px": size, "batch": batch_size, "steps": steps, "workers": w,
         "loop img/s": rate("loop"), "conventional img/s": rate(w),
         "loop / conventional": median_ratio(times[w], times["loop"]),
+        "per-round range": ratio_range(times[w], times["loop"]),
         "data only: loop img/s": rate("loop data"), "data only: conventional img/s": rate(f"{w} data"),
         "data only: loop / conventional": median_ratio(times[f"{w} data"], times["loop data"])}) for w in workers]
 
 
 def options(parser) -> None:
     parser.add_argument("--seconds", type=float, default=None,
-                        help="ceiling time per epoch, sets the step count (default 3; quick 0.3)")
+                        help="ceiling time per epoch, sets the step count (default 3; quick 0.1)")
     parser.add_argument("--repeats", type=int, default=None, help="measured rounds per case (default 3; quick 1)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 128; quick 32")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="DataLoader num_workers to try")
@@ -120,7 +122,7 @@ def options(parser) -> None:
 def main() -> None:
     args = parse_args(__doc__, options)
     load = load_average()
-    seconds = args.seconds or (0.3 if args.quick else 3.0)
+    seconds = args.seconds or (0.1 if args.quick else 3.0)
     repeats = args.repeats or (1 if args.quick else 3)
     batch_size = args.batch_size or (32 if args.quick else 128)
     rows = [row for arch, width, size in (QUICK if args.quick else FULL)

@@ -31,6 +31,7 @@ from nbutils.config import parse_override, set_nested
 
 REPO = Path(__file__).resolve().parent.parent
 TOP_KEYS = {"name", "description", "parameters", "notebooks"}
+PATH_PARAMETERS = ("data_root",)  # relative paths are taken from where the runner is started
 TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict,
          "None": type(None)}
 
@@ -141,6 +142,7 @@ def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob
             raise ParameterError(f"{params_path}: {nb['path']} has no parameter(s) {sorted(unknown)}; "
                                  f"it takes: {sorted(decl)}")
         values = {**{k: v for k, v in shared.items() if k in decl}, **own}
+        values.update({k: str(Path(values[k]).resolve()) for k in PATH_PARAMETERS if values.get(k)})
         for key, value in values.items():
             check_value(f"{params_path}: {nb['path']}", key, value, decl[key]["type"])
         jobs.append(NotebookJob(notebook_path(nb["path"]), values, nb["path"]))

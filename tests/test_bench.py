@@ -51,7 +51,8 @@ def test_markdown_table_formats_numbers():
     assert table == "| name | value |\n|---|---|\n| x | 0.123 |\n| y | 12,346 |"
 
 
-def test_report_appends_a_section_with_command_machine_and_load(tmp_path, capsys):
+def test_report_appends_a_section_with_command_machine_and_load(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     path = tmp_path / "RESULTS.md"
     for value in (1, 2):
         harness.report(path, "Title", [{"k": value}], device="cpu", load_before="1.00 / 1.00 / 1.00")
@@ -60,6 +61,7 @@ def test_report_appends_a_section_with_command_machine_and_load(tmp_path, capsys
     assert "| k |\n|---|\n| 1 |" in text and "| k |\n|---|\n| 2 |" in text
     assert re.search(r"- date: \d{4}-\d\d-\d\dT", text)
     assert "- command: `python " in text and "cores, torch " in text
+    assert "device cpu, OMP_WAIT_POLICY=PASSIVE" in text
     assert "- load average (1/5/15 min): 1.00 / 1.00 / 1.00 before" in text
 
 

@@ -56,6 +56,14 @@ def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo):
     assert (run / "echo.ipynb").is_file() and json.loads((run / "summary.json").read_text())[0]["status"] == "ok"
 
 
+def test_a_relative_data_root_is_taken_from_where_the_runner_starts(tmp_path, monkeypatch):
+    nb = write_notebook(tmp_path / "d.ipynb", "run_dir: str = '.'\ndata_root: str | None = None", "pass")
+    params = write_params(tmp_path, f"name: t\nnotebooks:\n  - path: {nb}\n")
+    monkeypatch.chdir(tmp_path)
+    _, jobs = plan(params, ["data_root=data/ham"])
+    assert jobs[0].parameters["data_root"] == str(tmp_path / "data" / "ham")
+
+
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path, capsys):
     bad = write_notebook(tmp_path / "bad.ipynb", "run_dir: str = '.'", "raise RuntimeError('boom')")
     params = write_params(tmp_path, f"name: t\nnotebooks:\n  - path: {bad}\n")

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nbutils.runtime import pick_device, progress, seed_everything, to_float
+from nbutils.runtime import pick_device, progress, seed_everything, to_float, to_uint8
 
 MIN_IMAGE_SIZE = 8
 
@@ -85,11 +85,6 @@ class ConvAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction: (N, C, H, W) -> (N, C, H, W)."""
         return self.decode(self.encode(x))
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images (N, C, H, W) in [0, 1] -> uint8 in [0, 255] (rounded, clipped); inverse of to_float."""
-    return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def _check_images(images: torch.Tensor) -> None:

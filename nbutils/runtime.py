@@ -53,3 +53,8 @@ def cache_dir(kind: str) -> Path:
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (N, C, H, W) in [0, 255] -> float32 in [0, 1] on the same device."""
     return images.float().div_(255.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Float images (N, C, H, W) in [0, 1] -> uint8 in [0, 255] (rounded, clipped); inverse of to_float."""
+    return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

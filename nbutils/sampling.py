@@ -16,9 +16,9 @@ from imblearn.under_sampling import RandomUnderSampler
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder, to_uint8
+from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder
 from nbutils.data import TrainingSet
-from nbutils.runtime import to_float
+from nbutils.runtime import to_float, to_uint8
 
 
 def _check_training_data(images: torch.Tensor, labels: np.ndarray) -> None:

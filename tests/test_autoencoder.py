@@ -4,7 +4,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from nbutils.autoencoder import (ConvAutoencoder, decode_latents, encode_images, fit_autoencoder,
-                                 shuffle_within_classes, stage_sizes, to_uint8)
+                                 shuffle_within_classes, stage_sizes)
+from nbutils.runtime import to_uint8
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,10 +76,6 @@ class TrainState:
     data: TrainingSet
     to_class_scores: Callable[[torch.Tensor], torch.Tensor]
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Callback(Protocol):
-    def on_epoch_end(self, state: TrainState) -> dict[str, Any] | None: ...
 
 
 def softmax_scores(logits: torch.Tensor) -> torch.Tensor:

@@ -17,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import nbutils  # noqa: F401  (before torch: its OMP_WAIT_POLICY default must reach torch's OpenMP)
-import torch
+# OpenMP reads OMP_WAIT_POLICY when torch loads it: nbutils' default only counts if torch comes later
+TORCH_LOADED_FIRST = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
+import nbutils  # noqa: E402,F401
+import torch  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SPEED_VARIABLES = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")  # environment named in the machine line
@@ -63,6 +65,8 @@ def machine(device: torch.device | str) -> str:
     """One markdown line naming the CPU, cores, torch version and threads, device and the OpenMP
     environment."""
     env = "".join(f", {v}={os.environ[v]}" for v in SPEED_VARIABLES if v in os.environ)
+    if TORCH_LOADED_FIRST:
+        env += " (set after torch was loaded: OpenMP waits actively)"
     return (f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}, device {device}{env}")
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import statistics
 import time
 
-import torch
-
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
 from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
                      timed)
+import torch
+
 from nbutils.runtime import pick_device
 from nbutils.train import as_input
 from workloads import ceiling_steps, fashion_images, fit_epoch, model_for, resampled, steps_for, train_config

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import statistics
 
-import numpy as np
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
+from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
+                     timed)
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
-                     timed)
 from nbutils.data import TrainingSet
 from nbutils.runtime import pick_device
 from nbutils.train import as_input, make_optimizer

@@ -69,7 +69,7 @@ def explain_batch(extractor: Callable[..., list[torch.Tensor]], net: nn.Module, 
 def class_activation_maps(model: nn.Module, images: torch.Tensor, method: str = "gradcam",
                           class_idx: int | Sequence[int] | np.ndarray | None = None,
                           to_class: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                          batch_size: int = 32) -> np.ndarray:
+                          batch_size: int = 32, seed: int = 0) -> np.ndarray:
     """Class activation maps (N, H, W) float32 in [0, 1] of uint8 images (N, C, H, W).
 
     model: a :class:`nbutils.models.Classifier` with a ``target_layer`` (its last conv block);
@@ -81,6 +81,8 @@ def class_activation_maps(model: nn.Module, images: torch.Tensor, method: str = 
     to_class: a differentiable map logits (N, K) -> class scores (N, C), e.g. the regrouping
         aggregation ``methods.class_scores_fn``; class_idx then indexes the C task classes and
         the map explains the class score.
+    seed: seeds the noise of Smooth Grad-CAM++ (drawn from torch's generator, forked so the
+        caller's random state is left as it was): the same call gives the same maps.
     Each map is min-max normalised per image; an all-zero map means no positive evidence.
     """
     if method not in CAM_METHODS:
@@ -99,7 +101,9 @@ def class_activation_maps(model: nn.Module, images: torch.Tensor, method: str = 
     was_training = model.training
     model.eval()
     try:
-        with torch.enable_grad(), CAM_METHODS[method](net, model.target_layer) as extractor:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.enable_grad(), \
+                CAM_METHODS[method](net, model.target_layer) as extractor:
+            torch.manual_seed(seed)
             maps = [explain_batch(extractor, net, images[i:i + batch_size].to(device),
                                   class_idx[i:i + batch_size] if isinstance(class_idx, list) else class_idx)
                     for i in range(0, len(images), batch_size)]

@@ -91,3 +91,16 @@ def test_bad_input_gets_a_clear_error(model, images):
     with pytest.raises(ValueError, match="target_layer"):
         class_activation_maps(make_model("mlp", 3, in_channels=8), images)
     assert hooks_left(model) == 0  # the out-of-range error came after hooking: hooks removed anyway
+
+
+def test_smooth_gradcampp_is_repeatable_and_leaves_the_global_generator_alone():
+    from nbutils.cam import class_activation_maps
+    from nbutils.models import make_model
+    torch.manual_seed(0)
+    model = make_model("cnn", 3, in_channels=1, image_size=16, width=8)
+    images = torch.randint(0, 256, (4, 1, 16, 16), dtype=torch.uint8)
+    state = torch.get_rng_state()
+    a = class_activation_maps(model, images, "smoothgradcampp")
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.rand(10)  # move the global generator: the maps must not change
+    assert np.array_equal(a, class_activation_maps(model, images, "smoothgradcampp"))

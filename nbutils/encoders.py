@@ -25,11 +25,11 @@ import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from nbutils.runtime import cache_dir, pick_device, progress, to_float
+from nbutils.runtime import cache_dir, channels_last, pick_device, progress, to_float
 
 Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch (B, C, H, W) on the device -> (B, D)
 
-CACHE_VERSION = 1  # bump when an encoder's output changes, so old cache entries are not reused
+CACHE_VERSION = 2  # bump when an encoder's output changes, so old cache entries are not reused
 HUB_TIMEOUT_S = 3.0
 
 
@@ -122,9 +122,9 @@ def effnet_lite0_encoder(device: torch.device, *, image_size: int = 96) -> Embed
                            "timm's tf_efficientnet_lite0")
     net.load_state_dict(dict(zip(targets, weights.values())))
     net.reset_classifier(0)
-    net = net.to(device).eval()
+    net = net.to(device, memory_format=torch.channels_last).eval()
     mean, std = net.pretrained_cfg["mean"], net.pretrained_cfg["std"]
-    return lambda batch: net(_prepare(batch, image_size, mean, std))
+    return lambda batch: net(channels_last(_prepare(batch, image_size, mean, std)))
 
 
 def autoencoder_encoder(device: torch.device, *, fit_images: torch.Tensor, latent_dim: int = 64,

@@ -55,6 +55,12 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0)
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Image batches (B, C, H, W) in channels-last memory, which convolutions run faster on (CPU
+    and CUDA); other tensors (embeddings (B, D)) unchanged. Values are the same."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Float images (N, C, H, W) in [0, 1] -> uint8 in [0, 255] (rounded, clipped); inverse of to_float."""
     return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

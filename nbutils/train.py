@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from nbutils.data import ImageSet, TrainingSet
 from nbutils.metrics import balanced_accuracy, macro_ap, per_class_ap
-from nbutils.runtime import pick_device, progress, to_float
+from nbutils.runtime import channels_last, pick_device, progress, to_float
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant", "step")
@@ -86,6 +86,11 @@ def softmax_scores(logits: torch.Tensor) -> torch.Tensor:
 def as_input(batch: torch.Tensor) -> torch.Tensor:
     """uint8 images -> floats in [0, 1]; float inputs (embeddings) pass unchanged."""
     return to_float(batch) if batch.dtype == torch.uint8 else batch
+
+
+def model_input(batch: torch.Tensor) -> torch.Tensor:
+    """A batch as models take it: floats (see :func:`as_input`), images in channels-last memory."""
+    return channels_last(as_input(batch))
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, hflip: bool = True,
@@ -153,7 +158,7 @@ def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512
     out = []
     with torch.autocast(device.type, enabled=device.type == "cuda"):
         for i in range(0, len(inputs), batch_size):
-            out.append(model(as_input(inputs[i:i + batch_size].to(device))).float().cpu())
+            out.append(model(model_input(inputs[i:i + batch_size].to(device))).float().cpu())
     model.train(was_training)
     return torch.cat(out)
 
@@ -171,7 +176,7 @@ def extract_features(model: nn.Module, inputs: torch.Tensor, batch_size: int = 5
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = [model.features(as_input(inputs[i:i + batch_size].to(device))).float().cpu()
+    out = [model.features(model_input(inputs[i:i + batch_size].to(device))).float().cpu()
            for i in range(0, len(inputs), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy()
@@ -222,9 +227,12 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     sampler: object with ``epoch_indices(epoch)`` giving each epoch's order (e.g. AP loss).
     callbacks: objects with ``on_epoch_start(state)`` and/or ``on_epoch_end(state) -> dict``.
     checkpoint: file written after every epoch; an existing one with the same settings resumes.
+
+    Image models are moved to channels-last memory and fed channels-last batches (1.2-1.4x faster
+    epochs of the small CNN on a CPU, see bench/RESULTS.md); the weights' values are unchanged.
     """
     device = pick_device(cfg.device)
-    model.to(device)
+    model.to(device, memory_format=torch.channels_last if data.images.dim() == 4 else torch.preserve_format)
     loss_fn.to(device)
     images = data.images.to(device)
     targets = torch.as_tensor(data.labels, dtype=torch.long, device=device)
@@ -294,6 +302,7 @@ def train_one_epoch(state: TrainState, images: torch.Tensor, targets: torch.Tens
                 x = augment_batch(x, generator, cfg.hflip, cfg.max_rotation)
             elif mask is not None and bool(mask.any()):
                 x[mask] = augment_batch(x[mask], generator, cfg.hflip, max(cfg.max_rotation, 10.0))
+            x = channels_last(x)
         y = targets[idx]
         with torch.autocast(device.type, enabled=scaler.is_enabled()):
             logits = model(x)

@@ -8,10 +8,12 @@ The loop side is a full epoch of fit: uint8 images gathered by resampled indices
 replacement, as random oversampling gives), converted and augmented per batch (flip, rotation),
 CE loss, SGD with momentum, cosine schedule, history without validation. The ceiling side runs
 the same number of steps with the same model, batch size, loss and optimiser, without data
-handling. The epoch's step count is chosen so the ceiling takes about ``--seconds``. The sides
-alternate (loop, ceiling, loop, ...) after a warm-up round; the ratio is the median of the
-per-round ratios. ``--clock cpu`` times both sides in process CPU time instead of wall time:
-on a busy machine, with ``--threads 1``, that leaves out the time the process waits for a core.
+handling (model and batch in channels-last memory, as in fit). The epoch's step count is chosen
+so the ceiling takes about ``--seconds``. The sides alternate (loop, ceiling, loop, ...) after a
+warm-up round; the ratio is the median of the per-round ratios. ``--clock cpu`` times both sides
+in process CPU time instead of wall time: on a busy machine, with ``--threads 1``, that leaves
+out the time the process waits for a core. On CUDA every row is measured with AMP on and off
+(both sides alike); on a CPU fit runs in float32 ('off (cpu)').
 Target (issue 7): loop >= 0.9 x ceiling on CPU at 28 px.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from harness import (interleave, load_average, median_ratio, parse_args, progres
                      timed)
 import torch
 
-from nbutils.runtime import pick_device
+from nbutils.runtime import channels_last, pick_device
 from nbutils.train import as_input
 from workloads import ceiling_steps, fashion_images, fit_epoch, model_for, resampled, steps_for, train_config
 
@@ -35,13 +37,19 @@ FULL = [("cnn", 16, 28, 128), ("cnn", 32, 28, 128), ("cnn", 16, 64, 128), ("cnn"
 QUICK = [("cnn", 8, 28, 32), ("cnn", 8, 64, 32)]
 
 
-def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, repeats: int, clock) -> dict:
+def amp_label(cfg, device: torch.device) -> str:
+    """The AMP column: fit uses mixed precision on CUDA only."""
+    return ("on" if cfg.amp else "off") if device.type == "cuda" else f"off ({device.type})"
+
+
+def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, repeats: int, clock,
+            amp: bool = True) -> dict:
     """One table row: median images/s of both sides and the median of their per-round ratios."""
-    cfg = train_config(batch_size)
+    cfg = train_config(batch_size, amp)
     device = pick_device(cfg.device)
-    model = model_for(arch, width, size).to(device)
+    model = model_for(arch, width, size).to(device, memory_format=torch.channels_last)  # as fit has it
     batch = fashion_images(batch_size, size)
-    x = as_input(batch.images.to(device))
+    x = channels_last(as_input(batch.images.to(device)))
     y = torch.as_tensor(batch.labels, device=device)
     steps = steps_for(seconds, model, x, y, cfg)
     n = steps * batch_size
@@ -50,7 +58,7 @@ def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, r
                         "ceiling": lambda: timed(lambda: ceiling_steps(model, x, y, steps, cfg), clock)}, repeats)
     return progress_line({
         "arch": arch if arch != "cnn" else f"cnn (width {width})", "px": size, "batch": batch_size,
-        "steps": steps, "loop img/s": n / statistics.median(times["loop"]),
+        "AMP": amp_label(cfg, device), "steps": steps, "loop img/s": n / statistics.median(times["loop"]),
         "ceiling img/s": n / statistics.median(times["ceiling"]),
         "loop / ceiling": median_ratio(times["ceiling"], times["loop"]),
         "per-round range": ratio_range(times["ceiling"], times["loop"])})
@@ -72,8 +80,10 @@ def main() -> None:
     seconds = args.seconds or (0.1 if args.quick else 3.0)
     repeats = args.repeats or (1 if args.quick else 5)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    rows = [measure(arch, width, size, batch, seconds, repeats if arch == "cnn" else min(2, repeats), clock)
-            for arch, width, size, batch in (QUICK if args.quick else FULL) if size in args.px]
+    amp_settings = (True, False) if pick_device().type == "cuda" else (True,)  # AMP on/off on CUDA
+    rows = [measure(arch, width, size, batch, seconds, repeats if arch == "cnn" else min(2, repeats), clock, amp)
+            for arch, width, size, batch in (QUICK if args.quick else FULL) if size in args.px
+            for amp in amp_settings]
     report(args.results, "Training loop vs ceiling (bench/loop_vs_ceiling.py)", rows,
            device=pick_device(), load_before=load, notes=(
                f"Clock: {args.clock} time. {repeats} measured rounds per row (resnet18: {min(2, repeats)}) "

@@ -5,8 +5,9 @@ transforms per sample (RandomHorizontalFlip, RandomRotation(10), ToTensor, Norma
     python bench/loop_vs_conventional.py [--quick] [--seconds S] [--repeats N] [--workers 0 2]
                                          [--threads N] [--results PATH]
 
-Both sides train the same model with the same loss (CE), optimiser (SGD with momentum) and batch
-size on the same epoch: positions drawn with replacement from Fashion-MNIST training images
+Both sides train the same model (two copies of it) with the same loss (CE), optimiser (SGD with
+momentum) and batch size on the same epoch; the loop's copy is in channels-last memory, as fit
+puts it, the conventional one in PyTorch's default layout, as the usual recipe leaves it. The epoch: positions drawn with replacement from Fashion-MNIST training images
 (resized beforehand for 64 px, so neither side pays for resizing). The conventional epoch is
 ``for x, y in loader: step``, with a fresh DataLoader each epoch (its default, non-persistent
 workers: worker start-up is part of the epoch). The data handling alone is timed too, on the
@@ -17,6 +18,7 @@ round; ratios are medians of per-round ratios. Target (issue 7): the loop faster
 """
 from __future__ import annotations
 
+import copy
 import statistics
 
 # harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
@@ -87,14 +89,15 @@ def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int
     the medians of the per-round ratios."""
     cfg = train_config(batch_size)
     device = pick_device(cfg.device)
-    model = model_for(arch, width, size).to(device)
+    model = model_for(arch, width, size).to(device)  # the conventional side keeps the default layout
     batch = fashion_images(batch_size, size)
     steps = steps_for(seconds, model, as_input(batch.images.to(device)),
                       torch.as_tensor(batch.labels, device=device), cfg)
     n = steps * batch_size
     data = resampled(fashion_images(n, size), n)
     dataset = PILImages(data, conventional_transform())
-    sides = {"loop": lambda: timed(lambda: fit_epoch(model, data, cfg)),
+    loop_model = copy.deepcopy(model)  # fit moves it to channels-last memory
+    sides = {"loop": lambda: timed(lambda: fit_epoch(loop_model, data, cfg)),
              "loop data": lambda: timed(lambda: loop_data_epoch(data, cfg, device))}
     for w in workers:
         sides[w] = lambda w=w: timed(lambda: conventional_epoch(model, dataset, cfg, w, device))

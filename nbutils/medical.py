@@ -3,7 +3,8 @@
     ham10000     HAM10000_metadata.csv + HAM10000_images_part_{1,2}/ISIC_*.jpg, lesion-grouped split
     chest-xray   chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg, the published splits, grey
     medmnist     a 2-D MedMNIST npz (option ``flag`` or ``file``), its own train/val/test splits
-    isic2019     ISIC_2019_Training_Input/*.jpg + ISIC_2019_Training_GroundTruth.csv (one-hot)
+    isic2019     ISIC_2019_Training_Input/*.jpg + ISIC_2019_Training_GroundTruth.csv (one-hot),
+                 lesion-grouped split when ISIC_2019_Training_Metadata.csv is beside them
     csv-images   any image folder + a CSV of file name and label (ODIR-5K and others)
 
 Image files are decoded once, in parallel threads (PIL, with ``Image.draft`` so JPEGs decode at a
@@ -17,7 +18,7 @@ decoded at that size (the spec's own ``image_size`` resizes after loading).
 
 Loaders that split a pool themselves (ham10000, isic2019, csv-images) do it stratified with the
 fixed seed ``SPLIT_SEED``, so every run sees the same test set; ``make_task`` carves ``val`` out of
-``train`` (by lesion for HAM10000, through ``ImageSet.groups``).
+``train`` (by lesion for HAM10000 and ISIC 2019, through ``ImageSet.groups``).
 """
 from __future__ import annotations
 
@@ -354,6 +355,7 @@ def load_medmnist(root: str | os.PathLike | None = None, split: str = "train", *
 # --------------------------------------------------------------------------- ISIC 2019
 ISIC2019_SOURCE = ("Get the ISIC 2019 Challenge training data from the ISIC Archive: "
                    "ISIC_2019_Training_Input/ and ISIC_2019_Training_GroundTruth.csv.")
+ISIC2019_METADATA = "ISIC_2019_Training_Metadata.csv"
 
 
 def _one_hot_labels(table: pd.DataFrame, columns: list[str], source: str) -> np.ndarray:
@@ -367,13 +369,31 @@ def _one_hot_labels(table: pd.DataFrame, columns: list[str], source: str) -> np.
     return onehot.argmax(axis=1).astype(np.int64)
 
 
+def _isic2019_lesions(folder: Path, images: pd.Series) -> np.ndarray:
+    """(N,) lesion of each image from ISIC_2019_Training_Metadata.csv (columns image, age_approx,
+    anatom_site_general, lesion_id, sex); an image without a lesion_id is a group of its own.
+    Without the file every image is its own group, with a warning: the split can then put images
+    of one lesion in both train and test."""
+    path = folder / ISIC2019_METADATA
+    if not path.is_file():
+        warnings.warn(f"{path} not found: ISIC 2019 is split by image, so images of one lesion can "
+                      f"land in train and test; put {ISIC2019_METADATA} beside the ground truth to "
+                      "split by lesion", stacklevel=3)
+        return images.to_numpy()
+    meta = read_csv(path, ["image", "lesion_id"], "ISIC 2019 metadata")
+    lesion_of = dict(zip(meta["image"], meta["lesion_id"]))
+    return np.array([lesion_of.get(image) or image for image in images])
+
+
 @register_dataset("isic2019")
 def load_isic2019(root: str | os.PathLike | None = None, split: str = "train", *,
                   image_size: int = 224, test_fraction: float = 0.15,
                   skip_bad: bool = False) -> MedicalImageSet:
     """ISIC 2019 dermoscopy (25,331 training images), classes in the ground truth's column order
     MEL, NV, BCC, AK, BKL, DF, VASC, SCC (and UNK only if some image has it: none in the
-    published training set). Stratified split with SPLIT_SEED, about ``test_fraction`` in test."""
+    published training set). A split of the lesions (``lesion_id`` of the metadata CSV, see
+    :func:`_isic2019_lesions`), stratified by class with SPLIT_SEED, puts about ``test_fraction``
+    of them in ``test``; ``groups`` holds the lesion, so make_task carves val by lesion too."""
     folder = data_folder(root, "ISIC2019")
     csv = require(folder / "ISIC_2019_Training_GroundTruth.csv", "ISIC 2019 ground truth",
                   ISIC2019_SOURCE)
@@ -383,10 +403,11 @@ def load_isic2019(root: str | os.PathLike | None = None, split: str = "train", *
     labels = _one_hot_labels(table, ISIC2019_CLASSES, str(csv))
     has_unknown = np.any(labels == ISIC2019_CLASSES.index("UNK"))
     classes = ISIC2019_CLASSES if has_unknown else ISIC2019_CLASSES[:-1]
-    index = pick_split(split, labels, test_fraction)
+    groups = _isic2019_lesions(folder, table["image"])
+    index = pick_split(split, labels, test_fraction, groups)
     paths = [str(image_folder / f"{table['image'].iat[i]}.jpg") for i in index]
     return file_image_set(paths, labels[index], classes, split=split, source="isic2019",
-                          image_size=image_size, skip_bad=skip_bad)
+                          image_size=image_size, groups=groups[index], skip_bad=skip_bad)
 
 
 # --------------------------------------------------------------------------- image folder + CSV

@@ -88,6 +88,10 @@ class RegroupOptions:
     clustering: str = "kmeans"
     aggregate: str = "max"
 
+    def embed(self, images: torch.Tensor) -> np.ndarray:
+        """uint8 images (N, C, H, W) -> this encoder's embeddings (N, D), cached on disk."""
+        return encode(images, encoder=self.encoder, **self.encoder_options)
+
 
 @dataclass
 class ModelOptions:
@@ -146,7 +150,7 @@ def regroup_task(task: Task, regroup: dict[str, Any] | RegroupOptions, seed: int
                  clustering: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Encode the training images and cluster each large class: (pseudo_labels (N,), mapping (K,))."""
     opts = regroup if isinstance(regroup, RegroupOptions) else build(RegroupOptions, regroup, where="regroup")
-    embeddings = encode(task.train.images, encoder=opts.encoder, **opts.encoder_options)
+    embeddings = opts.embed(task.train.images)
     regrouper = Regrouper(n_clusters=opts.n_clusters, threshold=opts.threshold,
                           clustering=clustering or opts.clustering, random_state=seed)
     regrouper.fit(embeddings, task.train.labels)
@@ -199,7 +203,7 @@ def training_inputs(task: Task, recipe: Recipe, regroup: RegroupOptions, targets
     images are replaced by their frozen embeddings (N, D)."""
     if recipe.probe:
         def embed(s: ImageSet) -> torch.Tensor:
-            return torch.from_numpy(encode(s.images, encoder=regroup.encoder, **regroup.encoder_options))
+            return torch.from_numpy(regroup.embed(s.images))
         return TrainingSet(embed(task.train), targets), dataclasses.replace(task.val, images=embed(task.val)), embed(task.test)
     if recipe.resample == "none":
         return TrainingSet(task.train.images, targets), task.val, task.test.images

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -97,13 +97,16 @@ def read_run_metrics(run_dir: str | Path) -> dict[str, float]:
     return merged
 
 
-def compare_metrics(actual: dict[str, float], reference: dict[str, float], tolerance: float) -> list[str]:
+def compare_metrics(actual: dict[str, float], reference: dict[str, float],
+                    tolerance: float | Callable[[str], float]) -> list[str]:
     """What differs between a run's metrics and the reference: missing or extra keys, and values
-    further apart than ``tolerance`` (absolute). An empty list means the run matches."""
+    further apart than the tolerance (absolute; a number, or a function of the key). An empty
+    list means the run matches."""
+    allowed = tolerance if callable(tolerance) else (lambda key: tolerance)
     problems = [f"missing: {k}" for k in sorted(set(reference) - set(actual))]
     problems += [f"not in the reference: {k}" for k in sorted(set(actual) - set(reference))]
     for key in sorted(set(reference) & set(actual)):
-        a, r = actual[key], reference[key]
-        if (a is None) != (r is None) or (a is not None and abs(a - r) > tolerance):
-            problems.append(f"{key}: {a} vs reference {r} (tolerance {tolerance})")
+        a, r, tol = actual[key], reference[key], allowed(key)
+        if (a is None) != (r is None) or (a is not None and abs(a - r) > tol):
+            problems.append(f"{key}: {a} vs reference {r} (tolerance {tol})")
     return problems

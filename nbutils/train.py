@@ -45,6 +45,8 @@ class TrainConfig:
     hflip: bool = True
     max_rotation: float = 10.0
     amp: bool = True
+    channels_last: bool = True  # image models and batches in channels-last memory (bench/memory_format.py)
+    compile: str = ""  # a torch.compile backend ('inductor') for training steps; '' trains eagerly
     device: str = "auto"
     seed: int = 0
     select: str = "last"
@@ -59,6 +61,13 @@ class TrainConfig:
                              f"got {self.step_milestones!r}")
         if self.select not in ("last", "best"):
             raise ValueError(f"select must be 'last' or 'best' (by validation macro AP), not {self.select!r}")
+        if self.compile:
+            import torch._dynamo
+
+            backends = torch._dynamo.list_backends(exclude_tags=())
+            if self.compile not in backends:
+                raise ValueError(f"unknown torch.compile backend {self.compile!r}; valid: '' (no compilation), "
+                                 f"{', '.join(backends)}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
 
@@ -88,9 +97,18 @@ def as_input(batch: torch.Tensor) -> torch.Tensor:
     return to_float(batch) if batch.dtype == torch.uint8 else batch
 
 
-def model_input(batch: torch.Tensor) -> torch.Tensor:
-    """A batch as models take it: floats (see :func:`as_input`), images in channels-last memory."""
-    return channels_last(as_input(batch))
+
+def in_channels_last(model: nn.Module) -> bool:
+    """Whether the model's convolution weights are in channels-last memory (as fit leaves them)."""
+    return any(p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
+               for p in model.parameters())
+
+
+def model_input(batch: torch.Tensor, to_channels_last: bool) -> torch.Tensor:
+    """A batch as a model takes it: floats (see :func:`as_input`), images in channels-last memory
+    when the model is."""
+    x = as_input(batch)
+    return channels_last(x) if to_channels_last else x
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, hflip: bool = True,
@@ -155,10 +173,10 @@ def predict_logits(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = []
+    out, last = [], in_channels_last(model)
     with torch.autocast(device.type, enabled=device.type == "cuda"):
         for i in range(0, len(inputs), batch_size):
-            out.append(model(model_input(inputs[i:i + batch_size].to(device))).float().cpu())
+            out.append(model(model_input(inputs[i:i + batch_size].to(device), last)).float().cpu())
     model.train(was_training)
     return torch.cat(out)
 
@@ -176,7 +194,8 @@ def extract_features(model: nn.Module, inputs: torch.Tensor, batch_size: int = 5
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = [model.features(model_input(inputs[i:i + batch_size].to(device))).float().cpu()
+    last = in_channels_last(model)
+    out = [model.features(model_input(inputs[i:i + batch_size].to(device), last)).float().cpu()
            for i in range(0, len(inputs), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy()
@@ -228,11 +247,17 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     callbacks: objects with ``on_epoch_start(state)`` and/or ``on_epoch_end(state) -> dict``.
     checkpoint: file written after every epoch; an existing one with the same settings resumes.
 
-    Image models are moved to channels-last memory and fed channels-last batches (1.2-1.4x faster
-    epochs of the small CNN on a CPU, see bench/RESULTS.md); the weights' values are unchanged.
+    With ``cfg.channels_last`` (the default) image models are moved to channels-last memory and
+    fed channels-last batches, in training and prediction. On a CPU that makes the
+    small CNN's steps 1.1-1.4x faster but ResNet-18's 0.9x (bench/memory_format.py): set
+    ``channels_last=False`` for ResNets on a CPU. Values are unchanged up to float rounding.
+    ``cfg.compile`` names a torch.compile backend for the training steps; compiling the small CNN
+    takes 20-30 s on a CPU and pays after hundreds to thousands of steps (bench/compile.py), so
+    it is off by default.
     """
     device = pick_device(cfg.device)
-    model.to(device, memory_format=torch.channels_last if data.images.dim() == 4 else torch.preserve_format)
+    layout = torch.channels_last if cfg.channels_last and data.images.dim() == 4 else torch.preserve_format
+    model.to(device, memory_format=layout)
     loss_fn.to(device)
     images = data.images.to(device)
     targets = torch.as_tensor(data.labels, dtype=torch.long, device=device)
@@ -241,6 +266,7 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     schedule = make_schedule(optimizer, cfg, steps)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
     state = TrainState(0, model, loss_fn, optimizer, device, data, to_class_scores)
+    forward = torch.compile(model, backend=cfg.compile) if cfg.compile else model
     best: tuple[float, dict] | None = None
     path = Path(checkpoint) if checkpoint else None
     resumed = load_checkpoint(path, cfg) if path else None
@@ -256,7 +282,7 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
         for hook in (loss_fn, *callbacks):
             if hasattr(hook, "on_epoch_start"):
                 hook.on_epoch_start(state)
-        row = {"epoch": epoch, "train_loss": train_one_epoch(state, images, targets, cfg, schedule,
+        row = {"epoch": epoch, "train_loss": train_one_epoch(state, forward, images, targets, cfg, schedule,
                                                              scaler, sampler),
                "lr": optimizer.param_groups[0]["lr"]}
         if val is not None:
@@ -278,9 +304,11 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     return pd.DataFrame(state.history)
 
 
-def train_one_epoch(state: TrainState, images: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
-                    schedule, scaler: torch.amp.GradScaler, sampler: Any | None) -> float:
-    """One pass over the epoch's order; returns the mean training loss (one host sync an epoch)."""
+def train_one_epoch(state: TrainState, forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                    targets: torch.Tensor, cfg: TrainConfig, schedule, scaler: torch.amp.GradScaler,
+                    sampler: Any | None) -> float:
+    """One pass over the epoch's order; returns the mean training loss (one host sync an epoch).
+    forward: the model, or its torch.compile wrapper (same parameters)."""
     model, loss_fn, optimizer, device = state.model, state.loss_fn, state.optimizer, state.device
     order, flags = epoch_order(state.data, state.epoch, cfg.seed, sampler)
     order = order.to(device)
@@ -302,10 +330,11 @@ def train_one_epoch(state: TrainState, images: torch.Tensor, targets: torch.Tens
                 x = augment_batch(x, generator, cfg.hflip, cfg.max_rotation)
             elif mask is not None and bool(mask.any()):
                 x[mask] = augment_batch(x[mask], generator, cfg.hflip, max(cfg.max_rotation, 10.0))
-            x = channels_last(x)
+            if cfg.channels_last:
+                x = channels_last(x)
         y = targets[idx]
         with torch.autocast(device.type, enabled=scaler.is_enabled()):
-            logits = model(x)
+            logits = forward(x)
             loss = loss_fn(logits.float(), y, idx) if needs_indices else loss_fn(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

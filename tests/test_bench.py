@@ -16,7 +16,7 @@ import harness  # noqa: E402
 
 # script -> (section title, table columns, table rows in --quick)
 SCRIPTS = {
-    "loop_vs_ceiling": ("Training loop vs ceiling", ["arch", "px", "batch", "steps", "loop img/s",
+    "loop_vs_ceiling": ("Training loop vs ceiling", ["arch", "px", "batch", "AMP", "steps", "loop img/s",
                                                      "ceiling img/s", "loop / ceiling", "per-round range"], 2),
     "loop_vs_conventional": ("Training loop vs conventional DataLoader",
                              ["arch", "px", "batch", "steps", "workers", "loop img/s", "conventional img/s",
@@ -26,6 +26,12 @@ SCRIPTS = {
                                               "cache hit img/s", "hit speed-up"], 4),
     "regrouping": ("Regrouping: clustering time", ["N", "D", "kmeans", "minibatch-kmeans", "gmm",
                                                    "agglomerative", "spectral", "random"], 1),
+    "memory_format": ("Memory layout: contiguous vs channels-last",
+                      ["workload", "px", "batch", "contiguous img/s", "channels-last img/s",
+                       "channels-last / contiguous", "per-round range"], 2),
+    "compile": ("torch.compile against eager mode",
+                ["arch", "px", "batch", "backend", "first compiled step s", "eager img/s", "compiled img/s", "compiled / eager",
+                 "break-even steps"], 1),
     "demo": ("Notebook runs: time and memory", ["notebook", "status", "seconds", "peak tree RSS GiB"], 2),
 }
 

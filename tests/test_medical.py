@@ -282,29 +282,44 @@ ISIC_PER_CLASS = 4
 
 @pytest.fixture
 def isic(tmp_path):
-    """8 classes x 4 images; UNK column present but never set."""
+    """8 classes x 4 images; UNK column present but never set; the metadata CSV puts the first
+    two images of each class on one lesion and leaves the last without a lesion_id."""
     root = tmp_path / "ISIC2019"
-    rows = []
+    rows, meta = [], []
     for k in range(8):
         for i in range(ISIC_PER_CLASS):
             name = f"ISIC_{k}{i:06d}"
             write_jpeg(root / "ISIC_2019_Training_Input" / f"{name}.jpg", k)
             rows.append([name] + [f"{float(c == k):.1f}" for c in range(9)])
+            lesion = "" if i == ISIC_PER_CLASS - 1 else f"BCN_{k}{max(i, 1):09d}"
+            meta.append([name, "55.0", "anterior torso", lesion, "female"])
     write_csv(root / "ISIC_2019_Training_GroundTruth.csv", ["image"] + ISIC2019_CLASSES, rows)
+    write_csv(root / "ISIC_2019_Training_Metadata.csv",
+              ["image", "age_approx", "anatom_site_general", "lesion_id", "sex"], meta)
     return root
 
 
-def test_isic2019_drops_empty_unk_and_splits_stratified(isic):
-    train = load_dataset("isic2019", isic, "train", image_size=SIZE, test_fraction=0.25)
-    test = load_dataset("isic2019", isic, "test", image_size=SIZE, test_fraction=0.25)
+def test_isic2019_drops_empty_unk_and_splits_by_lesion(isic):
+    train = load_dataset("isic2019", isic, "train", image_size=SIZE, test_fraction=0.3)
+    test = load_dataset("isic2019", isic, "test", image_size=SIZE, test_fraction=0.3)
     assert train.classes == ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC"]
-    assert list(test.class_counts()) == [1] * 8  # a quarter of 4 per class
-    assert list(train.class_counts()) == [3] * 8
+    assert len(train) + len(test) == 32
+    assert not set(train.groups) & set(test.groups)  # no lesion in both
+    assert "BCN_0000000001" in set(train.groups) | set(test.groups)
+    assert "ISIC_0000003" in set(train.groups) | set(test.groups)  # no lesion_id: its own group
+    assert all(n >= 2 for n in train.class_counts())  # stratified: 3 groups a class, one in test
     assert_labels_match_pixels(train)
     assert_labels_match_pixels(test)
-    task = make_task("i", {"dataset": "isic2019", "root": str(isic), "val_fraction": 1 / 3,
-                           "options": {"image_size": SIZE, "test_fraction": 0.25}})
-    assert (len(task.train), len(task.val), len(task.test)) == (16, 8, 8)
+    task = make_task("i", {"dataset": "isic2019", "root": str(isic), "val_fraction": 0.5,
+                           "options": {"image_size": SIZE, "test_fraction": 0.3}})
+    assert not set(task.train.groups) & set(task.val.groups)
+
+
+def test_isic2019_without_metadata_splits_by_image_and_warns(isic):
+    (isic / "ISIC_2019_Training_Metadata.csv").unlink()
+    with pytest.warns(UserWarning, match="split by image.*ISIC_2019_Training_Metadata.csv"):
+        test = load_dataset("isic2019", isic, "test", image_size=SIZE, test_fraction=0.25)
+    assert list(test.class_counts()) == [1] * 8  # a quarter of 4 per class
 
 
 def test_isic2019_keeps_unk_when_used_and_rejects_bad_rows(isic):
@@ -314,8 +329,10 @@ def test_isic2019_keeps_unk_when_used_and_rejects_bad_rows(isic):
     for i in range(ISIC_PER_CLASS):
         write_jpeg(isic / "ISIC_2019_Training_Input" / f"ISIC_9{i:06d}.jpg", 8)
     gt.write_text("\n".join(lines + unk_rows) + "\n")
-    ds = load_dataset("isic2019", isic, "test", image_size=SIZE, test_fraction=0.25)
-    assert ds.classes == ISIC2019_CLASSES and list(ds.class_counts()) == [1] * 9
+    splits = [load_dataset("isic2019", isic, split, image_size=SIZE, test_fraction=0.34)
+              for split in ("train", "test")]
+    assert all(ds.classes == ISIC2019_CLASSES for ds in splits)
+    assert sum(ds.class_counts()[-1] for ds in splits) == ISIC_PER_CLASS  # UNK images kept
     gt.write_text("\n".join(lines[:3] + [lines[3].replace("0.0", "1.0", 1)]) + "\n")
     with pytest.raises(ValueError, match="image ISIC_0000002 has 2 labels set"):
         load_dataset("isic2019", isic, "train", image_size=SIZE)

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +7,7 @@ import torch
 from nbutils.data import TrainingSet, make_task
 from nbutils.losses import make_loss
 from nbutils.models import make_model
-from nbutils.train import TrainConfig, augment_batch, fit, predict_scores
+from nbutils.train import TrainConfig, augment_batch, fit, predict_logits, predict_scores
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +35,32 @@ def test_loss_falls_and_the_model_learns_digits(digits):
     scores = predict_scores(model, digits.test.images)
     assert (scores.argmax(1) == digits.test.labels).mean() > 0.8
     assert {"val_ba", "val_ap/0", "val_ap/9", "lr"} <= set(history.columns)
+
+
+def test_fit_puts_image_models_in_channels_last_memory_without_changing_their_outputs(digits):
+    model, _ = train_digits(digits, TrainConfig(epochs=1, batch_size=64))
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    default_layout = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    assert not all(m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in default_layout.modules() if isinstance(m, torch.nn.Conv2d))
+    torch.testing.assert_close(predict_logits(model, digits.test.images),
+                               predict_logits(default_layout, digits.test.images), rtol=1e-4, atol=1e-4)
+
+
+def test_channels_last_can_be_turned_off(digits):
+    model, _ = train_digits(digits, TrainConfig(epochs=1, batch_size=64, channels_last=False))
+    assert all(m.weight.is_contiguous() for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def test_compiled_training_steps_train_the_same_model(digits):
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    eager, eager_history = train_digits(digits, cfg)
+    compiled, history = train_digits(digits, TrainConfig(epochs=1, batch_size=64, compile="aot_eager"))
+    assert history.train_loss.iloc[0] == pytest.approx(eager_history.train_loss.iloc[0], rel=1e-3)
+    assert list(compiled.state_dict()) == list(eager.state_dict())  # the module itself, not a wrapper
+    with pytest.raises(ValueError, match="unknown torch.compile backend 'fast'; valid: '' .*inductor"):
+        TrainConfig(compile="fast")
 
 
 def test_same_seed_same_result_other_seed_other_result(digits):

@@ -2,15 +2,16 @@
 (compilation included), images/s of later steps against eager mode, and the number of steps
 after which compiling has paid for itself.
 
-    python bench/compile.py [--quick] [--backend NAME] [--seconds S] [--repeats N] [--threads N] [--results PATH]
+    python bench/compile.py [--quick] [--backend NAME] [--seconds S] [--repeats N] [--threads N]
+                            [--results PATH]
 
 Each row trains a fresh seeded model in channels-last memory (as ``nbutils.train.fit`` has it)
 with forward + backward + SGD step on one Fashion-MNIST batch in memory (the ceiling of
 bench/loop_vs_ceiling.py): eager against ``torch.compile(model)`` with the default inductor
 backend (``--quick`` uses ``aot_eager``: the same tracing without the C++ compilation, a smoke
-run of the script). The first compiled step is timed alone (compilation); later steps alternate eager and
-compiled rounds after a warm-up round, and the ratio is the median of per-round ratios (> 1:
-compiled is faster). Break-even = compile seconds / seconds saved per step; the demo trains each
+run of the script). The first compiled step is timed alone (compilation); later steps alternate
+eager and compiled rounds after a warm-up round, and the ratio is the median of per-round ratios
+(> 1: compiled is faster). Break-even = compile seconds / seconds saved per step; the demo trains each
 model for about 30 steps (3 epochs of 1,275 images at batch 128).
 """
 from __future__ import annotations
@@ -23,8 +24,7 @@ from harness import interleave, load_average, median_ratio, parse_args, progress
 import torch
 
 from nbutils.runtime import channels_last, pick_device
-from nbutils.train import as_input
-from workloads import ceiling_steps, fashion_images, model_for, steps_for, train_config
+from workloads import arch_label, ceiling_steps, model_for, one_batch, steps_for, train_config
 
 # (arch, width, image px, batch size)
 FULL = [("cnn", 16, 28, 128), ("cnn", 32, 28, 128), ("cnn", 16, 64, 128)]
@@ -35,8 +35,8 @@ def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, r
     """One row: compile time, eager and compiled images/s, their ratio and the break-even steps."""
     cfg = train_config(batch_size)
     device = pick_device(cfg.device)
-    batch = fashion_images(batch_size, size)
-    x, y = channels_last(as_input(batch.images.to(device))), torch.as_tensor(batch.labels, device=device)
+    x, y = one_batch(batch_size, size, device)
+    x = channels_last(x)
     eager = model_for(arch, width, size).to(device, memory_format=torch.channels_last)
     compiled = torch.compile(copy.deepcopy(eager), backend=backend)
     first = timed(lambda: ceiling_steps(compiled, x, y, 1, cfg))
@@ -46,7 +46,7 @@ def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, r
     eager_step, compiled_step = (statistics.median(times[k]) / steps for k in ("eager", "compiled"))
     saved = eager_step - compiled_step
     return progress_line({
-        "arch": f"cnn (width {width})" if arch == "cnn" else arch, "px": size, "batch": batch_size, "backend": backend,
+        "arch": arch_label(arch, width), "px": size, "batch": batch_size, "backend": backend,
         "first compiled step s": first, "eager img/s": batch_size / eager_step,
         "compiled img/s": batch_size / compiled_step,
         "compiled / eager": median_ratio(times["eager"], times["compiled"]),

@@ -27,8 +27,8 @@ from harness import (interleave, load_average, median_ratio, parse_args, progres
 import torch
 
 from nbutils.runtime import channels_last, pick_device
-from nbutils.train import as_input
-from workloads import ceiling_steps, fashion_images, fit_epoch, model_for, resampled, steps_for, train_config
+from workloads import (arch_label, ceiling_steps, fashion_images, fit_epoch, model_for, one_batch, resampled,
+                       steps_for, train_config)
 
 # (arch, width, image px, batch size); resnet18 ignores width and takes a smaller batch: it is
 # slow on a CPU (one 128-image step at 64 px takes about 20 s on one core)
@@ -48,16 +48,15 @@ def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, r
     cfg = train_config(batch_size, amp)
     device = pick_device(cfg.device)
     model = model_for(arch, width, size).to(device, memory_format=torch.channels_last)  # as fit has it
-    batch = fashion_images(batch_size, size)
-    x = channels_last(as_input(batch.images.to(device)))
-    y = torch.as_tensor(batch.labels, device=device)
+    x, y = one_batch(batch_size, size, device)
+    x = channels_last(x)
     steps = steps_for(seconds, model, x, y, cfg)
     n = steps * batch_size
     data = resampled(fashion_images(n, size), n)
     times = interleave({"loop": lambda: timed(lambda: fit_epoch(model, data, cfg), clock),
                         "ceiling": lambda: timed(lambda: ceiling_steps(model, x, y, steps, cfg), clock)}, repeats)
     return progress_line({
-        "arch": arch if arch != "cnn" else f"cnn (width {width})", "px": size, "batch": batch_size,
+        "arch": arch_label(arch, width), "px": size, "batch": batch_size,
         "AMP": amp_label(cfg, device), "steps": steps, "loop img/s": n / statistics.median(times["loop"]),
         "ceiling img/s": n / statistics.median(times["ceiling"]),
         "loop / ceiling": median_ratio(times["ceiling"], times["loop"]),

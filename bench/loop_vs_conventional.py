@@ -7,8 +7,9 @@ transforms per sample (RandomHorizontalFlip, RandomRotation(10), ToTensor, Norma
 
 Both sides train the same model (two copies of it) with the same loss (CE), optimiser (SGD with
 momentum) and batch size on the same epoch; the loop's copy is in channels-last memory, as fit
-puts it, the conventional one in PyTorch's default layout, as the usual recipe leaves it. The epoch: positions drawn with replacement from Fashion-MNIST training images
-(resized beforehand for 64 px, so neither side pays for resizing). The conventional epoch is
+puts it, the conventional one in PyTorch's default layout, as the usual recipe leaves it. The
+epoch: positions drawn with replacement from Fashion-MNIST training images (resized beforehand
+for 64 px, so neither side pays for resizing). The conventional epoch is
 ``for x, y in loader: step``, with a fresh DataLoader each epoch (its default, non-persistent
 workers: worker start-up is part of the epoch). The data handling alone is timed too, on the
 same epoch without the model: the loop's gather, conversion and augmentation of each batch
@@ -31,9 +32,9 @@ from torchvision import transforms
 
 from nbutils.data import TrainingSet
 from nbutils.runtime import pick_device
-from nbutils.train import as_input, make_optimizer
-from workloads import (fashion_images, fit_epoch, loop_data_epoch, loss, model_for, resampled, steps_for,
-                       train_config)
+from nbutils.train import make_optimizer
+from workloads import (arch_label, fashion_images, fit_epoch, loop_data_epoch, loss, model_for, one_batch, resampled,
+                       steps_for, train_config)
 
 # (arch, width, image px)
 FULL = [("cnn", 16, 28), ("cnn", 32, 28), ("cnn", 16, 64), ("cnn", 32, 64)]
@@ -90,9 +91,7 @@ def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int
     cfg = train_config(batch_size)
     device = pick_device(cfg.device)
     model = model_for(arch, width, size).to(device)  # the conventional side keeps the default layout
-    batch = fashion_images(batch_size, size)
-    steps = steps_for(seconds, model, as_input(batch.images.to(device)),
-                      torch.as_tensor(batch.labels, device=device), cfg)
+    steps = steps_for(seconds, model, *one_batch(batch_size, size, device), cfg)
     n = steps * batch_size
     data = resampled(fashion_images(n, size), n)
     dataset = PILImages(data, conventional_transform())
@@ -103,7 +102,7 @@ def measure(arch: str, width: int, size: int, batch_size: int, workers: list[int
         sides[w] = lambda w=w: timed(lambda: conventional_epoch(model, dataset, cfg, w, device))
         sides[f"{w} data"] = lambda w=w: timed(lambda: conventional_data_epoch(dataset, batch_size, w))
     times = interleave(sides, repeats)
-    name = f"cnn (width {width})" if arch == "cnn" else arch
+    name = arch_label(arch, width)
     rate = lambda side: n / statistics.median(times[side])  # noqa: E731
     return [progress_line({
         "arch": name, "px": size, "batch": batch_size, "steps": steps, "workers": w,

@@ -22,8 +22,7 @@ import torch
 
 from nbutils.encoders import effnet_lite0_network, prepare_images
 from nbutils.runtime import channels_last, pick_device
-from nbutils.train import as_input
-from workloads import ceiling_steps, fashion_images, model_for, steps_for, train_config
+from workloads import arch_label, ceiling_steps, fashion_images, model_for, one_batch, steps_for, train_config
 
 # (arch, width, image px, batch size), as in bench/loop_vs_ceiling.py
 FULL = [("cnn", 16, 28, 128), ("cnn", 32, 28, 128), ("cnn", 16, 64, 128), ("cnn", 32, 64, 128),
@@ -45,16 +44,14 @@ def training_step(arch: str, width: int, size: int, batch_size: int, seconds: fl
     """One row: steps on one batch, each layout with its own copy of the model."""
     cfg = train_config(batch_size)
     device = pick_device(cfg.device)
-    batch = fashion_images(batch_size, size)
-    x, y = as_input(batch.images.to(device)), torch.as_tensor(batch.labels, device=device)
+    x, y = one_batch(batch_size, size, device)
     model = model_for(arch, width, size).to(device)
     last = copy.deepcopy(model).to(memory_format=torch.channels_last)
     steps = steps_for(seconds, model, x, y, cfg)
     times = interleave({"contiguous": lambda: timed(lambda: ceiling_steps(model, x, y, steps, cfg)),
                         "channels-last": lambda: timed(lambda: ceiling_steps(last, channels_last(x), y, steps, cfg))},
                        repeats)
-    name = f"train step, cnn (width {width})" if arch == "cnn" else f"train step, {arch}"
-    return row(name, size, batch_size, steps * batch_size, times)
+    return row(f"train step, {arch_label(arch, width)}", size, batch_size, steps * batch_size, times)
 
 
 def encoder_inference(batch_size: int, repeats: int) -> dict:

@@ -37,6 +37,18 @@ def resampled(images: ImageSet, epoch_size: int, seed: int = 0) -> TrainingSet:
     return TrainingSet(images.images, images.labels, indices=indices)
 
 
+def one_batch(batch_size: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``batch_size`` Fashion-MNIST training images at ``size`` px on ``device``: floats
+    x (B, 1, size, size) in [0, 1] (default layout) and labels y (B,)."""
+    batch = fashion_images(batch_size, size)
+    return as_input(batch.images.to(device)), torch.as_tensor(batch.labels, device=device)
+
+
+def arch_label(arch: str, width: int) -> str:
+    """How a table names a model: 'cnn (width 16)', 'resnet18'."""
+    return f"cnn (width {width})" if arch == "cnn" else arch
+
+
 def model_for(arch: str, width: int, size: int) -> torch.nn.Module:
     """A fresh 10-class grey-image model, seeded."""
     torch.manual_seed(0)

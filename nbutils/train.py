@@ -97,7 +97,6 @@ def as_input(batch: torch.Tensor) -> torch.Tensor:
     return to_float(batch) if batch.dtype == torch.uint8 else batch
 
 
-
 def in_channels_last(model: nn.Module) -> bool:
     """Whether the model's convolution weights are in channels-last memory (as fit leaves them)."""
     return any(p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
@@ -248,12 +247,12 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     checkpoint: file written after every epoch; an existing one with the same settings resumes.
 
     With ``cfg.channels_last`` (the default) image models are moved to channels-last memory and
-    fed channels-last batches, in training and prediction. On a CPU that makes the
-    small CNN's steps 1.1-1.4x faster but ResNet-18's 0.9x (bench/memory_format.py): set
+    fed channels-last batches, in training and prediction. On a CPU that makes the small CNN's
+    steps 1.1-1.4x faster but ResNet-18's 0.9x (bench/memory_format.py): set
     ``channels_last=False`` for ResNets on a CPU. Values are unchanged up to float rounding.
     ``cfg.compile`` names a torch.compile backend for the training steps; compiling the small CNN
-    takes 20-30 s on a CPU and pays after hundreds to thousands of steps (bench/compile.py), so
-    it is off by default.
+    took 18-31 s on a CPU and paid after 150-4,100 steps (bench/compile.py), so it is off by
+    default.
     """
     device = pick_device(cfg.device)
     layout = torch.channels_last if cfg.channels_last and data.images.dim() == 4 else torch.preserve_format

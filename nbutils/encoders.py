@@ -26,6 +26,7 @@ from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from nbutils.config import check_type
 from nbutils.runtime import cache_dir, channels_last, pick_device, progress, to_float
 
 Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch (B, C, H, W) on the device -> (B, D)
@@ -38,15 +39,17 @@ def prepare_images(images: torch.Tensor, size: int, mean: tuple[float, ...], std
                    interpolation: str = "bicubic") -> torch.Tensor:
     """uint8 (B, 1 or 3, H, W) -> normalised float (B, 3, size, size).
 
-    Grey images are repeated to 3 channels; the shorter side is resized to ``size`` and the
-    centre cropped (open_clip's 'shortest' resize mode), all on the batch's device.
+    The shorter side is resized to ``size`` and the centre cropped (open_clip's 'shortest' resize
+    mode), then grey images are repeated to 3 channels (after resizing, which works per channel, so
+    a grey image is resized once), all on the batch's device. Works at any image size, including
+    images already ``size`` px, where resize and crop return their input unchanged: every step is
+    out of place, so the caller's batch is never written to.
     """
     if images.shape[1] not in (1, 3):
         raise ValueError(f"pretrained encoders take grey or RGB images (1 or 3 channels), "
                          f"got {images.shape[1]} channels")
-    x = to_float(images).expand(-1, 3, -1, -1)
-    x = TF.resize(x, [size], interpolation=InterpolationMode(interpolation), antialias=True)
-    x = TF.center_crop(x, [size, size]).clamp_(0.0, 1.0)
+    x = TF.resize(to_float(images), [size], interpolation=InterpolationMode(interpolation), antialias=True)
+    x = TF.center_crop(x, [size, size]).clamp(0.0, 1.0).expand(-1, 3, -1, -1)
     return TF.normalize(x, list(mean), list(std))
 
 
@@ -174,16 +177,33 @@ def _check_images(images: Any, name: str = "images") -> None:
         raise ValueError(f"{name} is empty")
 
 
-def _resolve_options(encoder: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The encoder's options with its defaults filled in (fit_images excluded); unknown ones rejected."""
+POSITIVE_OPTIONS = ("image_size", "latent_dim", "epochs", "n_components")  # sizes and counts, each >= 1
+
+
+def check_encoder_options(encoder: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``encoder`` (one of ``ENCODERS``) with its defaults filled in, fit_images
+    excluded, after checking them without building anything: an unknown encoder or option name is
+    a ValueError listing the valid ones, a value of the wrong type (compared with the option's
+    default, as :func:`nbutils.config.check_type` does) a TypeError, and a size or count in
+    ``POSITIVE_OPTIONS`` below 1 a ValueError. ``encode`` calls it, so the runner's up-front check
+    and the encoding apply the same rules."""
     if encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {encoder!r}; valid: {', '.join(ENCODERS)}")
+    if not isinstance(options, dict):
+        raise TypeError(f"encoder_options of {encoder!r} must be a dict of option: value, got {options!r}")
     params = inspect.signature(ENCODERS[encoder]).parameters
     valid = [p for p in params if p != "device"]
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for encoder {encoder!r}; valid: {valid or 'none'}")
-    return {p: options.get(p, params[p].default) for p in valid if p != "fit_images"}
+    resolved = {}
+    for name in (p for p in valid if p != "fit_images"):
+        default = params[name].default
+        value = check_type(name, options.get(name, default), default, where=f"encoder {encoder!r}")
+        if name in POSITIVE_OPTIONS and value < 1:
+            raise ValueError(f"encoder {encoder!r}: {name} must be >= 1, got {value}")
+        resolved[name] = value
+    return resolved
 
 
 def images_hash(images: torch.Tensor) -> str:
@@ -246,7 +266,7 @@ def encode(images: torch.Tensor, encoder: str = "effnet-lite0", *, batch_size: i
     encoder, options (and fit_images) loads it instead of encoding again.
     """
     _check_images(images)
-    resolved = _resolve_options(encoder, options)
+    resolved = check_encoder_options(encoder, options)
     needs_fit = "fit_images" in inspect.signature(ENCODERS[encoder]).parameters
     fit_images = options.get("fit_images")
     if needs_fit and fit_images is not None:

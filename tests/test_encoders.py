@@ -154,3 +154,77 @@ def test_autoencoder_latents_and_fit_images():
     assert own.shape == (8, 4) and own.dtype == np.float32
     np.testing.assert_allclose(own, again, rtol=1e-5, atol=1e-6)  # seeded
     assert not np.allclose(own, other)
+
+
+# ---- image size against encoder size (issue 11) -------------------------------------------------
+
+def images_of(n: int, channels: int, size: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=generator)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [16, 32, 48])  # smaller than, equal to, larger than the encoder's 32
+def test_prepare_images_at_every_size_leaves_its_input_alone(size, channels):
+    images = images_of(2, channels, size)
+    before = images.clone()
+    x = encoders.prepare_images(images, 32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    assert x.shape == (2, 3, 32, 32) and x.dtype == torch.float32
+    assert x.min() >= -2.0 and x.max() <= 2.0  # (clamped [0, 1] - 0.5) / 0.25
+    torch.testing.assert_close(images, before, rtol=0, atol=0)
+    if size == 32:  # already the encoder's size: only scaled and normalised
+        expected = (images.float() / 255 - 0.5) / 0.25
+        torch.testing.assert_close(x, expected.expand(-1, 3, -1, -1), rtol=0, atol=1e-6)
+
+
+def test_prepare_images_grey_is_its_rgb_copy():
+    grey = images_of(2, 1, 20)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    torch.testing.assert_close(encoders.prepare_images(grey, 32, mean, std),
+                               encoders.prepare_images(grey.repeat(1, 3, 1, 1), 32, mean, std), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [16, 32, 48])
+def test_effnet_lite0_at_every_image_size_batch_and_n(size, channels):
+    """encode(..., image_size=32) on images smaller than, equal to and larger than 32 px, grey and
+    colour, in batches of 2 that do not divide N=5, equals the images encoded one at a time (N=1)."""
+    images = images_of(5, channels, size)
+    batched = encode(images, "effnet-lite0", image_size=32, batch_size=2, cache=False)
+    assert batched.shape == (5, 1280) and np.isfinite(batched).all()
+    single = encode(images[:1], "effnet-lite0", image_size=32, batch_size=2, cache=False)
+    assert single.shape == (1, 1280)
+    np.testing.assert_allclose(single, batched[:1], rtol=1e-4, atol=1e-4)
+
+
+# ---- up-front option check (issue 19) -----------------------------------------------------------
+
+def test_check_encoder_options_fills_defaults():
+    assert encoders.check_encoder_options("effnet-lite0", {}) == {"image_size": 96}
+    assert encoders.check_encoder_options("pca", {"n_components": 3}) == {"n_components": 3}
+    assert encoders.check_encoder_options("autoencoder", {"epochs": 2}) == {"latent_dim": 64, "epochs": 2, "seed": 0}
+    assert encoders.check_encoder_options("raw", {}) == {}
+
+
+@pytest.mark.parametrize("encoder, options, error, message", [
+    ("dino", {}, ValueError, "unknown encoder 'dino'; valid: clip, effnet-lite0, autoencoder, raw, pca"),
+    ("raw", {"image_size": 32}, ValueError, r"unknown option\(s\) \['image_size'\] for encoder 'raw'"),
+    ("effnet-lite0", {"image_size": "64"}, TypeError, "image_size='64' is a str.*int"),
+    ("effnet-lite0", {"image_size": 64.0}, TypeError, "image_size=64.0 is a float"),
+    ("effnet-lite0", {"image_size": True}, TypeError, "image_size=True is a bool"),
+    ("effnet-lite0", {"image_size": 0}, ValueError, "image_size must be >= 1"),
+    ("pca", {"n_components": -1}, ValueError, "n_components must be >= 1"),
+    ("clip", {"pretrained": 1}, TypeError, "pretrained=1 is a int.*str"),
+    ("autoencoder", {"epochs": 1e3}, TypeError, "epochs=1000.0 is a float"),
+    ("effnet-lite0", [("image_size", 32)], TypeError, "must be a dict"),
+])
+def test_check_encoder_options_rejects_bad_names_and_types(encoder, options, error, message):
+    start = time.perf_counter()
+    with pytest.raises(error, match=message):
+        encoders.check_encoder_options(encoder, options)
+    assert time.perf_counter() - start < 1.0  # nothing is built
+
+
+def test_encode_uses_the_option_check():
+    with pytest.raises(TypeError, match="image_size='32' is a str"):
+        encode(grey_images(), "effnet-lite0", image_size="32", cache=False)

@@ -4,17 +4,20 @@ Every loss is an ``nn.Module`` called as ``loss(logits, targets) -> scalar`` wit
 and targets (B,) int64. A loss with ``needs_indices = True`` (only ``ap``) is called as
 ``loss(logits, targets, indices)``, indices (B,) int64 = positions of the samples in the training
 set. ``ldam-drw`` has ``on_epoch_start(state)``, which the training loop calls at the start of every
-epoch with ``state.epoch`` (0-based). Formulas: shared/reference/methods.md.
+epoch with ``state.epoch`` (0-based). ``ap`` is SOAP (Qi et al. 2021, LibAUC), not Chen et al.'s
+AP-loss. Formulas: shared/reference/methods.md.
 """
 from __future__ import annotations
 
 import inspect
 import numbers
-from typing import Callable, Sequence
+from typing import Any, Callable, Optional, Sequence, get_type_hints
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from nbutils.config import read_value
 
 LOSSES = ("ce", "wce", "focal", "ldam", "ldam-drw", "la", "lmf", "ap")
 
@@ -187,7 +190,11 @@ class LMFLoss(Loss):
     """LMF (Sadi et al.): alpha * LDAM(logits) + beta * Focal(logits).
 
     Both terms see the same raw logits: the focal term gets neither the LDAM margins nor the scale s,
-    as in the paper's Eq. 3 (two losses of the same model output f(x)) and public implementations.
+    as in the paper's Eq. 3 (two losses of the same model output f(x)) and the authors' code
+    (Adnan-Sadi/LMFLOSS), which trains it on a plain linear head (``METHODS["lmf"]`` does too).
+    Measured at s=30, alpha=beta=1 (random logits and 30 steps of a small CNN, median): the focal term
+    carries 1-3% of the gradient norm on the logits with a cosine or a linear head (0.5-1% with
+    margin_weights) — a property of the published loss (tests/test_losses.py pins it below 5%).
     """
 
     def __init__(self, n_classes: int, ldam: LDAMLoss, focal: FocalLoss, alpha: float, beta: float):
@@ -200,7 +207,11 @@ class LMFLoss(Loss):
 
 
 class APLoss(Loss):
-    """Average-precision surrogate (SOAP, LibAUC ``AveragePrecisionLoss``), one-vs-rest per class.
+    """SOAP (Qi et al. 2021; LibAUC's ``AveragePrecisionLoss``), one-vs-rest per class.
+
+    This is SOAP, the stochastic AP surrogate of LibAUC (checked against LibAUC 2.0.1: the same
+    values, gradients and moving-average buffers), not Chen et al.'s (2019) AP-loss, the
+    ranking-based detection loss the regrouping paper cites; tables call it "AP loss (SOAP)".
 
     The score of class c is softmax(logits)[:, c]; for C=2 that is sigmoid(z_1 - z_0), LibAUC's
     sigmoid score. Binary tasks (C=2) optimise the AP of class 1 (the positive/minority class) only,
@@ -266,7 +277,20 @@ class APLoss(Loss):
 
 
 # ----------------------------------------------------------------------------- factory
-# One builder per name; its keyword-only parameters are the loss's options (no default = required).
+# One builder per name; its keyword-only parameters are the loss's options (no default = required),
+# and their annotations the option types that check_loss_options enforces.
+PerClass = Optional[list]  # per-class weights (C,) or None
+
+
+def _margin_weights(counts, max_m: float, margin_weights: bool, explicit: PerClass, option: str) -> PerClass:
+    """The LDAM margins (C,) as class weights when ``margin_weights`` (the LMF authors' training),
+    else the ``explicit`` per-class weights; both at once is an error."""
+    if not margin_weights:
+        return explicit
+    if explicit is not None:
+        raise ValueError(f"give either margin_weights=true or {option}, not both")
+    return ldam_margins(counts, max_m).tolist()
+
 
 def _ce(counts):
     return CrossEntropy(len(counts))
@@ -276,30 +300,35 @@ def _wce(counts):
     return CrossEntropy(len(counts), inverse_frequency_weights(counts))
 
 
-def _focal(counts, *, gamma=1.0, alpha=None):
+def _focal(counts, *, gamma: float = 2.0, alpha: PerClass = None, margin_weights: bool = False):
+    alpha = _margin_weights(counts, 0.5, margin_weights, alpha, "alpha")
     return FocalLoss(len(counts), gamma, _per_class(alpha, len(counts), "focal alpha"))
 
 
-def _ldam(counts, *, max_m=0.5, s=30.0, weight=None):
-    weight = _per_class(weight, len(counts), "ldam weight")
+def _ldam(counts, *, max_m: float = 0.5, s: float = 30.0, weight: PerClass = None, margin_weights: bool = False):
+    weight = _per_class(_margin_weights(counts, max_m, margin_weights, weight, "weight"), len(counts), "ldam weight")
     return LDAMLoss(len(counts), ldam_margins(counts, max_m), s, weight)
 
 
-def _ldam_drw(counts, *, drw_epoch, max_m=0.5, s=30.0, beta=0.9999):
-    if not isinstance(drw_epoch, numbers.Integral) or drw_epoch < 0:
+def _ldam_drw(counts, *, drw_epoch: int, max_m: float = 0.5, s: float = 30.0, beta: float = 0.9999):
+    if drw_epoch < 0:
         raise ValueError(f"ldam-drw drw_epoch must be an int >= 0 (authors: 160 of 200); got {drw_epoch!r}")
     return LDAMDRWLoss(len(counts), ldam_margins(counts, max_m), s, drw_epoch, drw_weights(counts, beta))
 
 
-def _la(counts, *, tau=1.0):
+def _la(counts, *, tau: float = 1.0):
     return LogitAdjustedLoss(len(counts), log_prior(counts), tau)
 
 
-def _lmf(counts, *, alpha=1.0, beta=1.0, gamma=1.5, max_m=0.5, s=30.0):
-    return LMFLoss(len(counts), _ldam(counts, max_m=max_m, s=s), _focal(counts, gamma=gamma), alpha, beta)
+def _lmf(counts, *, alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.5, max_m: float = 0.5,
+         s: float = 30.0, margin_weights: bool = False):
+    weights = _margin_weights(counts, max_m, margin_weights, None, "")
+    ldam = LDAMLoss(len(counts), ldam_margins(counts, max_m), s, _per_class(weights, len(counts), "ldam weight"))
+    focal = FocalLoss(len(counts), gamma, _per_class(weights, len(counts), "focal alpha"))
+    return LMFLoss(len(counts), ldam, focal, alpha, beta)
 
 
-def _ap(counts, *, n_samples, gamma=0.9, margin=1.0):
+def _ap(counts, *, n_samples: int, gamma: float = 0.9, margin: float = 1.0):
     return APLoss(len(counts), n_samples, gamma, margin)
 
 
@@ -307,6 +336,7 @@ _BUILDERS: dict[str, Callable[..., Loss]] = {
     "ce": _ce, "wce": _wce, "focal": _focal, "ldam": _ldam, "ldam-drw": _ldam_drw,
     "la": _la, "lmf": _lmf, "ap": _ap,
 }
+_KINDS = {float: "a number", int: "an int", bool: "true or false", PerClass: "a list of per-class numbers or null"}
 
 
 def _options(name: str) -> dict[str, object]:
@@ -317,21 +347,73 @@ def _options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in parameters}
 
 
+def _typed(value: Any, kind: Any) -> tuple[bool, Any]:
+    """(whether ``value`` fits ``kind``, the value converted). A string that config.read_value reads
+    as a number (YAML 1.1 leaves '5e-1' a string) counts as that number; ints count as floats."""
+    if isinstance(value, str) and kind in (float, int):
+        value = read_value(value)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind is float:
+        return number, float(value) if number else value
+    if kind is int:
+        return number and float(value).is_integer(), int(value) if number and float(value).is_integer() else value
+    if kind is bool:
+        return isinstance(value, bool), value
+    per_class = value is None or (isinstance(value, (list, tuple)) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value))
+    return per_class, None if value is None else [float(v) for v in value] if per_class else value
+
+
+def check_loss_options(name: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Loss ``name``'s options checked for names and types, numbers converted: a new dict.
+
+    Required options (``drw_epoch``, ``n_samples``, which the run fills in) may be absent here;
+    ``make_loss`` requires them. ``where`` prefixes errors (e.g. "method 'la'").
+    Raises ValueError for an unknown name or option (valid ones listed), TypeError for a wrong type.
+    """
+    prefix = f"{where}: " if where else ""
+    valid = _options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"{prefix}loss {name!r}: unknown option(s) {unknown}; valid options: "
+                         f"{', '.join(valid) or 'none'}")
+    kinds = get_type_hints(_BUILDERS[name])
+    checked = {}
+    for option, value in options.items():
+        ok, checked[option] = _typed(value, kinds[option])
+        if not ok:
+            raise TypeError(f"{prefix}loss {name!r}: {option}={value!r} is a {type(value).__name__}, but "
+                            f"{option} takes {_KINDS[kinds[option]]}")
+    return checked
+
+
 def make_loss(name: str, class_counts: Sequence[int], **options) -> Loss:
     """Build loss ``name`` (one of ``LOSSES``) for training counts n_c (C,) of each class.
 
-    Options and defaults: focal gamma=1.0, alpha=None (per-class CE weights); ldam max_m=0.5, s=30,
-    weight=None; ldam-drw drw_epoch (required: the first 0-based epoch with class-balanced weights;
-    the authors use 160 of 200), max_m=0.5, s=30, beta=0.9999; la tau=1.0; lmf alpha=1.0 (LDAM weight),
-    beta=1.0 (focal weight), gamma=1.5, max_m=0.5, s=30; ap n_samples (required: training-set size),
-    gamma=0.9 (moving-average rate), margin=1.0. ce and wce take none.
+    Options and defaults (checked by :func:`check_loss_options`):
+    - focal: gamma=2.0 (Lin et al.'s value, the paper the method names; the LDAM authors use 1, the
+      LMF paper 1.5, which its parameter files set), alpha=None (per-class CE weights),
+      margin_weights=False.
+    - ldam: max_m=0.5, s=30, weight=None (per-class CE weights), margin_weights=False.
+    - ldam-drw: drw_epoch (required: the first 0-based epoch with class-balanced weights; the
+      authors use 160 of 200), max_m=0.5, s=30, beta=0.9999.
+    - la: tau=1.0.
+    - lmf: alpha=1.0 (LDAM weight), beta=1.0 (focal weight), gamma=1.5, max_m=0.5, s=30,
+      margin_weights=False. alpha = beta = 1 follows the paper's text ("the same weight to both
+      components"); the authors' config.ini uses alpha 1.5, beta 1, which the LMF paper's parameter
+      files set.
+    - ap: n_samples (required: training-set size), gamma=0.9 (moving-average rate), margin=1.0.
+    - ce and wce take none.
+    margin_weights=True uses the LDAM margins m_c (max_m 0.5 for focal) as class weights, as the
+    LMF authors' training runs do for LMF, LDAM and focal (``weight=m_list``, ``alpha=m_list``). It
+    is off by default because neither the LMF paper's equations nor the LDAM and focal papers
+    weight classes so; the LMF paper's parameter files turn it on.
     """
-    valid = _options(name)
-    unknown = sorted(set(options) - set(valid))
-    required = [k for k, default in valid.items() if default is inspect.Parameter.empty]
+    options = check_loss_options(name, options)
+    required = [k for k, default in _options(name).items() if default is inspect.Parameter.empty]
     missing = sorted(set(required) - set(options))
-    if unknown or missing:
-        problem = f"unknown option(s) {unknown}" if unknown else f"missing required option(s) {missing}"
-        raise ValueError(f"loss {name!r}: {problem}; valid options: {', '.join(valid) or 'none'}")
+    if missing:
+        raise ValueError(f"loss {name!r}: missing required option(s) {missing}; valid options: "
+                         f"{', '.join(_options(name))}")
     counts = _counts(class_counts).tolist()
     return _BUILDERS[name](counts, **options)

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 
-from nbutils.losses import (LOSSES, drw_weights, inverse_frequency_weights, ldam_margins, make_loss,
-                             posthoc_logit_adjust)
+from nbutils.losses import (LOSSES, check_loss_options, drw_weights, inverse_frequency_weights, ldam_margins,
+                             make_loss, posthoc_logit_adjust)
 
 
 def close(a, b):
@@ -130,6 +130,108 @@ def test_lmf_is_alpha_ldam_plus_beta_focal_on_raw_logits():
     ldam = make_loss("ldam", counts, max_m=0.4, s=10.0)
     focal = make_loss("focal", counts, gamma=1.5)
     assert close(lmf(logits, targets), 0.7 * ldam(logits, targets) + 0.3 * focal(logits, targets))
+
+
+def authors_lmf(logits, targets, counts, alpha, beta, gamma, class_weights):
+    """The LMF authors' loss written out from methods.md: alpha * LDAM + beta * focal on the same logits,
+    m_c = 0.5 * n_c^(-1/4) / max; with class_weights, LDAM's CE is weighted by m (weighted mean) and
+    the focal CE by m (plain mean over the batch, as their focal-loss package does)."""
+    m = torch.tensor(counts, dtype=torch.float64) ** -0.25
+    m = 0.5 * m / m.max()
+    z = logits.double()
+    y = targets
+    rows = torch.arange(len(y))
+    shifted = z.clone()
+    shifted[rows, y] -= m[y]
+    ldam_ce = -torch.log_softmax(30 * shifted, 1)[rows, y]
+    log_p = torch.log_softmax(z, 1)[rows, y]
+    w = m[y] if class_weights else torch.ones(len(y), dtype=torch.float64)
+    ldam = (w * ldam_ce).sum() / w.sum()
+    focal = ((1 - log_p.exp()) ** gamma * w * -log_p).mean()
+    return alpha * ldam + beta * focal
+
+
+@pytest.mark.parametrize("margin_weights", [False, True])
+def test_lmf_equals_the_authors_formula(margin_weights):
+    counts = [300, 40, 7]
+    logits = torch.randn(9, 3, generator=torch.Generator().manual_seed(3))
+    targets = torch.tensor([0, 1, 2, 0, 2, 1, 0, 0, 2])
+    lmf = make_loss("lmf", counts, alpha=1.5, beta=1.0, gamma=1.5, margin_weights=margin_weights)
+    assert close(lmf(logits, targets), authors_lmf(logits, targets, counts, 1.5, 1.0, 1.5, margin_weights))
+    other = authors_lmf(logits, targets, counts, 1.5, 1.0, 1.5, not margin_weights)
+    assert not close(lmf(logits, targets), other)  # the option changes the value
+
+
+@pytest.mark.parametrize("margin_weights", [False, True])
+def test_lmf_without_its_focal_term_is_ldam(margin_weights):
+    counts = [300, 40, 7]
+    logits = torch.rand(8, 3, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    targets = torch.tensor([0, 1, 2, 0, 2, 1, 0, 0])
+    lmf = make_loss("lmf", counts, beta=0.0, margin_weights=margin_weights)
+    ldam = make_loss("ldam", counts, margin_weights=margin_weights)
+    assert close(lmf(logits, targets), ldam(logits, targets))
+
+
+def test_margin_weights_are_the_ldam_margins_and_exclude_explicit_weights():
+    counts = [300, 40, 7]
+    logits = torch.randn(5, 3, generator=torch.Generator().manual_seed(5))
+    targets = torch.tensor([0, 1, 2, 1, 2])
+    m = ldam_margins(counts).tolist()
+    assert close(make_loss("focal", counts, gamma=1.5, margin_weights=True)(logits, targets),
+                 make_loss("focal", counts, gamma=1.5, alpha=m)(logits, targets))
+    assert close(make_loss("ldam", counts, margin_weights=True)(logits, targets),
+                 make_loss("ldam", counts, weight=m)(logits, targets))
+    with pytest.raises(ValueError, match="either margin_weights=true or alpha"):
+        make_loss("focal", counts, alpha=m, margin_weights=True)
+
+
+def test_focal_default_gamma_is_lin_et_al_and_lmf_keeps_the_lmf_papers():
+    logits = torch.tensor([[math.log(3), 0.0]])
+    # p_t = 3/4: gamma 2 -> (1/4)^2 * log(4/3)
+    assert close(make_loss("focal", [3, 1])(logits, torch.tensor([0])), math.log(4 / 3) / 16)
+    assert make_loss("lmf", [3, 1]).focal.gamma == 1.5
+
+
+def focal_share(loss, logits, targets):
+    """||grad of beta * focal|| / (||grad of alpha * LDAM|| + ||grad of beta * focal||), on the logits."""
+    z = logits.detach().requires_grad_()
+    g_ldam, = torch.autograd.grad(loss.alpha * loss.ldam(z, targets), z)
+    g_focal, = torch.autograd.grad(loss.beta * loss.focal(z, targets), z)
+    return float(g_focal.norm() / (g_ldam.norm() + g_focal.norm()))
+
+
+@pytest.mark.parametrize("counts", [[900, 100], [6705, 1113, 1099, 514, 327, 142, 115]])
+def test_lmf_focal_term_carries_a_few_percent_of_the_gradient_at_s30(counts):
+    gen = torch.Generator().manual_seed(0)
+    targets = torch.randint(0, len(counts), (256,), generator=gen)
+    features, classes = torch.randn(256, 64, generator=gen), torch.randn(len(counts), 64, generator=gen)
+    cosine = F.normalize(features, dim=1) @ F.normalize(classes, dim=1).T  # a cosine head's logits
+    linear = torch.randn(256, len(counts), generator=gen)  # a linear head's logits at initialisation
+    lmf = make_loss("lmf", counts)
+    for logits in (cosine, linear):
+        assert 0.003 < focal_share(lmf, logits, targets) < 0.05  # measured 0.012-0.027
+
+
+# ----------------------------------------------------------------------------- options and their types
+
+def test_option_types_are_checked_and_yaml_number_strings_read_as_numbers():
+    # YAML 1.1 reads 5e-1 as the string '5e-1'; config.read_value reads such strings as numbers
+    assert check_loss_options("la", {"tau": "5e-1"}) == {"tau": 0.5}
+    assert check_loss_options("focal", {"gamma": 2}) == {"gamma": 2.0}
+    assert make_loss("la", [3, 1], tau="5e-1").tau == 0.5
+    assert make_loss("focal", [3, 1], gamma="2").gamma == 2.0
+    assert check_loss_options("ldam-drw", {"drw_epoch": 160.0}) == {"drw_epoch": 160}
+    with pytest.raises(TypeError, match=r"loss 'focal': gamma='two' is a str, but gamma takes a number"):
+        make_loss("focal", [3, 1], gamma="two")
+    with pytest.raises(TypeError, match=r"method 'lmf': loss 'lmf': margin_weights='yes' is a str, but "
+                                        r"margin_weights takes true or false"):
+        check_loss_options("lmf", {"margin_weights": "yes"}, where="method 'lmf'")
+    with pytest.raises(TypeError, match="drw_epoch=2.5 is a float, but drw_epoch takes an int"):
+        check_loss_options("ldam-drw", {"drw_epoch": 2.5})
+    with pytest.raises(TypeError, match="alpha takes a list of per-class numbers"):
+        check_loss_options("focal", {"alpha": 0.25})
+    with pytest.raises(TypeError, match="gamma takes a number"):
+        check_loss_options("focal", {"gamma": True})
 
 
 # ----------------------------------------------------------------------------- ap

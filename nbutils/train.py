@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -70,6 +71,18 @@ class TrainConfig:
                                  f"{', '.join(backends)}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs={self.warmup_epochs} with epochs={self.epochs}: the warm-up must be "
+                             f"shorter than training (0 <= warmup_epochs < epochs) or the rate lr={self.lr} is "
+                             "never reached")
+        bounds = {"lr": (self.lr, 0 < self.lr < math.inf, "a finite number > 0"),
+                  "weight_decay": (self.weight_decay, 0 <= self.weight_decay < math.inf, ">= 0"),
+                  "momentum": (self.momentum, 0 <= self.momentum < 1, "in [0, 1)"),
+                  "step_gamma": (self.step_gamma, 0 < self.step_gamma <= 1, "in (0, 1]"),
+                  "max_rotation": (self.max_rotation, 0 <= self.max_rotation <= 180, "degrees in [0, 180]")}
+        wrong = [f"{name}={value!r} (must be {rule})" for name, (value, ok, rule) in bounds.items() if not ok]
+        if wrong:
+            raise ValueError(f"impossible training setting(s): {'; '.join(wrong)}")
 
 
 @dataclass
@@ -213,11 +226,18 @@ def evaluation_row(model: nn.Module, held_out: ImageSet, to_class_scores: Callab
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically: a crash mid-write never leaves a broken checkpoint."""
+    """Write atomically through a temporary file of a unique name in the same folder: a crash
+    mid-write never leaves a broken checkpoint, and two processes saving into one run folder
+    never take each other's temporary file (the last complete write wins)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig) -> dict[str, Any] | None:

@@ -157,3 +157,35 @@ def test_embeddings_train_an_mlp_without_augmentation():
     history = fit(model, TrainingSet(x, y), make_loss("ce", np.bincount(y)),
                   TrainConfig(epochs=5, batch_size=32, optimizer="adam", lr=1e-2))
     assert history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+
+
+def test_impossible_settings_are_refused_by_name():
+    with pytest.raises(ValueError, match="warmup_epochs=5 with epochs=3.*never reached"):
+        TrainConfig(epochs=3, warmup_epochs=5)
+    with pytest.raises(ValueError, match="warmup_epochs=3 with epochs=3"):
+        TrainConfig(epochs=3, warmup_epochs=3)
+    with pytest.raises(ValueError, match=r"lr=-0.1 \(must be a finite number > 0\); momentum=1.5"):
+        TrainConfig(lr=-0.1, momentum=1.5)
+    with pytest.raises(ValueError, match="weight_decay=-1"):
+        TrainConfig(weight_decay=-1)
+    assert TrainConfig(epochs=3, warmup_epochs=2).warmup_epochs == 2
+
+
+def test_concurrent_checkpoint_saves_never_collide(tmp_path):
+    """Two writers on one run folder (two runs on one --run-id): each save completes and the file
+    always loads. With one fixed temporary name, a writer's rename found its file already moved."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nbutils.train import save_checkpoint
+    path = tmp_path / "checkpoint.pt"
+
+    def writer(k):
+        for i in range(60):
+            save_checkpoint(path, {"writer": k, "i": i, "weights": torch.full((2000,), float(i))})
+        return k
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(writer, range(4))) == [0, 1, 2, 3]
+    payload = torch.load(path, weights_only=False)
+    assert payload["i"] == 59 and torch.equal(payload["weights"], torch.full((2000,), 59.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left

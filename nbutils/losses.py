@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from typing import Any, Callable, Optional, Sequence, get_type_hints
+import types
+from typing import Any, Callable, Sequence, Union, get_args, get_origin, get_type_hints
 
 import torch
 import torch.nn.functional as F
@@ -279,7 +280,7 @@ class APLoss(Loss):
 # ----------------------------------------------------------------------------- factory
 # One builder per name; its keyword-only parameters are the loss's options (no default = required),
 # and their annotations the option types that check_loss_options enforces.
-PerClass = Optional[list]  # per-class weights (C,) or None
+PerClass = list | None  # per-class weights (C,) or null
 
 
 def _margin_weights(counts, max_m: float, margin_weights: bool, explicit: PerClass, option: str) -> PerClass:
@@ -336,9 +337,6 @@ _BUILDERS: dict[str, Callable[..., Loss]] = {
     "ce": _ce, "wce": _wce, "focal": _focal, "ldam": _ldam, "ldam-drw": _ldam_drw,
     "la": _la, "lmf": _lmf, "ap": _ap,
 }
-_KINDS = {float: "a number", int: "an int", bool: "true or false", PerClass: "a list of per-class numbers or null"}
-
-
 def _options(name: str) -> dict[str, object]:
     """Options of loss ``name`` with their defaults (``inspect.Parameter.empty`` = required)."""
     if name not in _BUILDERS:
@@ -347,21 +345,65 @@ def _options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in parameters}
 
 
-def _typed(value: Any, kind: Any) -> tuple[bool, Any]:
-    """(whether ``value`` fits ``kind``, the value converted). A string that config.read_value reads
-    as a number (YAML 1.1 leaves '5e-1' a string) counts as that number; ints count as floats."""
+def _optional(kind: Any) -> Any:
+    """X for an annotation ``X | None`` (or Optional[X]), else None."""
+    if get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind):
+        return next(a for a in get_args(kind) if a is not type(None))
+    return None
+
+
+def typed_option(value: Any, kind: Any) -> tuple[bool, Any]:
+    """(whether ``value`` fits the annotation ``kind``, the value converted).
+
+    kind: float, int, bool, str, list (per-class numbers), a class, or ``X | None`` of one of them.
+    A string that ``config.read_value`` reads as a number counts as that number (YAML 1.1 leaves
+    '5e-1' a string); ints count as floats, and a float with an integral value as an int.
+    """
+    if _optional(kind) is not None:
+        if value is None:
+            return True, None
+        kind = _optional(kind)
     if isinstance(value, str) and kind in (float, int):
         value = read_value(value)
     number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if kind is float:
         return number, float(value) if number else value
     if kind is int:
-        return number and float(value).is_integer(), int(value) if number and float(value).is_integer() else value
-    if kind is bool:
-        return isinstance(value, bool), value
-    per_class = value is None or (isinstance(value, (list, tuple)) and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value))
-    return per_class, None if value is None else [float(v) for v in value] if per_class else value
+        integral = number and float(value).is_integer()
+        return integral, int(value) if integral else value
+    if kind is list:
+        ok = isinstance(value, (list, tuple)) and all(typed_option(v, float)[0] for v in value)
+        return ok, [typed_option(v, float)[1] for v in value] if ok else value
+    return isinstance(value, kind), value
+
+
+def kind_text(kind: Any) -> str:
+    """How an error names the annotation ``kind`` (e.g. 'an int or null')."""
+    if _optional(kind) is not None:
+        return kind_text(_optional(kind)) + " or null"
+    names = {float: "a number", int: "an int", bool: "true or false", str: "a string",
+             list: "a list of per-class numbers"}
+    return names.get(kind, f"a {getattr(kind, '__name__', kind)}")
+
+
+def check_keyword_options(function: Callable, options: dict[str, Any], what: str) -> dict[str, Any]:
+    """``options`` for ``function``'s keyword-only parameters, checked by name and by each parameter's
+    annotation (see :func:`typed_option`): a new dict with the values converted. ``what`` starts each
+    error ("loss 'focal'"). Raises ValueError for unknown names (valid ones listed), TypeError for a
+    wrong type (the expected one named)."""
+    parameters = inspect.signature(function).parameters.values()
+    valid = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"{what}: unknown option(s) {unknown}; valid options: {', '.join(valid) or 'none'}")
+    kinds = get_type_hints(function)
+    checked = {}
+    for option, value in options.items():
+        ok, checked[option] = typed_option(value, kinds[option])
+        if not ok:
+            raise TypeError(f"{what}: {option}={value!r} is a {type(value).__name__}, but {option} takes "
+                            f"{kind_text(kinds[option])}")
+    return checked
 
 
 def check_loss_options(name: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -369,22 +411,10 @@ def check_loss_options(name: str, options: dict[str, Any], where: str = "") -> d
 
     Required options (``drw_epoch``, ``n_samples``, which the run fills in) may be absent here;
     ``make_loss`` requires them. ``where`` prefixes errors (e.g. "method 'la'").
-    Raises ValueError for an unknown name or option (valid ones listed), TypeError for a wrong type.
+    Raises ValueError for an unknown loss or option (valid ones listed), TypeError for a wrong type.
     """
-    prefix = f"{where}: " if where else ""
-    valid = _options(name)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ValueError(f"{prefix}loss {name!r}: unknown option(s) {unknown}; valid options: "
-                         f"{', '.join(valid) or 'none'}")
-    kinds = get_type_hints(_BUILDERS[name])
-    checked = {}
-    for option, value in options.items():
-        ok, checked[option] = _typed(value, kinds[option])
-        if not ok:
-            raise TypeError(f"{prefix}loss {name!r}: {option}={value!r} is a {type(value).__name__}, but "
-                            f"{option} takes {_KINDS[kinds[option]]}")
-    return checked
+    _options(name)
+    return check_keyword_options(_BUILDERS[name], options, f"{where}: loss {name!r}" if where else f"loss {name!r}")
 
 
 def make_loss(name: str, class_counts: Sequence[int], **options) -> Loss:

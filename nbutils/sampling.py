@@ -6,7 +6,7 @@ reach validation or test data.
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import sklearn
@@ -18,7 +18,9 @@ from sklearn.decomposition import PCA
 
 from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder
 from nbutils.data import TrainingSet
+from nbutils.losses import check_keyword_options
 from nbutils.runtime import to_float, to_uint8
+from nbutils.train import augment_batch
 
 
 def _check_training_data(images: torch.Tensor, labels: np.ndarray) -> None:
@@ -48,10 +50,17 @@ def _random_oversampling(images: torch.Tensor, labels: np.ndarray, seed: int) ->
     return TrainingSet(images, labels, indices=sampler.sample_indices_)
 
 
-def _oversampling_with_augmentation(images: torch.Tensor, labels: np.ndarray, seed: int) -> TrainingSet:
-    training_set = _random_oversampling(images, labels, seed)
-    training_set.always_augment = np.arange(len(training_set.indices)) >= len(images)
-    return training_set
+def _oversampling_with_augmentation(images: torch.Tensor, labels: np.ndarray, seed: int, *,
+                                    hflip: bool = True, max_rotation: float = 10.0) -> TrainingSet:
+    """Balancing Act's "data augmentation": the duplicates ``ros`` would draw become augmented copies
+    (random horizontal flip, rotation within +-max_rotation degrees, made once, seeded) appended to
+    the training set, which the loop then trains on with the same base augmentation as every method."""
+    drawn = _random_oversampling(images, labels, seed).indices[len(images):]
+    if len(drawn) == 0:  # already balanced
+        return TrainingSet(images, labels)
+    copies = augment_batch(to_float(images[torch.from_numpy(drawn)]), torch.Generator().manual_seed(seed),
+                           hflip, max_rotation)
+    return _with_synthetic(images, labels, to_uint8(copies), labels[drawn])
 
 
 def _random_undersampling(images: torch.Tensor, labels: np.ndarray, seed: int) -> TrainingSet:
@@ -204,6 +213,15 @@ def sampler_options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
 
 
+def check_sampler_options(name: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Sampler ``name``'s options checked for names and types (numbers written as strings, as YAML 1.1
+    leaves '1e-3', read as numbers): a new dict. ``where`` prefixes errors (e.g. "method 'smote'").
+    Raises ValueError for an unknown sampler or option (valid ones listed), TypeError for a wrong type."""
+    sampler_options(name)
+    what = f"sampler {name!r}"
+    return check_keyword_options(_SAMPLERS[name], options, f"{where}: {what}" if where else what)
+
+
 def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int = 0,
              **options) -> TrainingSet:
     """Rebalance a training set; deterministic by seed.
@@ -215,7 +233,9 @@ def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int =
     Names (options with defaults):
     - ``none``: the set as is.
     - ``ros``: every smaller class drawn with replacement up to the largest (``indices``).
-    - ``augment``: as ``ros``, with the duplicates flagged in ``always_augment``.
+    - ``augment`` (Balancing Act): the duplicates of ``ros`` made into augmented copies once
+      (``hflip=True``, rotation within ``max_rotation=10.0`` degrees) and appended; training then
+      augments every image as it does for every method.
     - ``rus``: every larger class drawn without replacement down to the smallest (``indices``).
     - ``rusc`` (Yen & Lee 2009): each larger class clustered by k-means into ``n_clusters=10``
       clusters on ``features=None`` (N, D) or else flattened pixels, reduced by PCA to
@@ -230,11 +250,7 @@ def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int =
       (``latent_dim=64, ae_epochs=20, ae_batch_size=128, ae_lr=1e-3, device="auto"``), SMOTE with
       ``k_neighbors=5`` on the latent vectors, synthetic latents decoded and appended.
     """
-    valid = sampler_options(name)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for sampler {name!r}; "
-                         f"valid options: {', '.join(valid) or 'none'}")
+    options = check_sampler_options(name, options)
     _check_training_data(images, labels)
     return _SAMPLERS[name](images, labels.astype(np.int64, copy=False), seed, **options)
 

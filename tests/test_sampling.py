@@ -3,8 +3,8 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from nbutils.sampling import (SAMPLERS, PositiveEveryBatchSampler, proportional_quotas, resample,
-                              sampler_options, smote_memory_gb)
+from nbutils.sampling import (SAMPLERS, PositiveEveryBatchSampler, check_sampler_options, proportional_quotas,
+                              resample, sampler_options, smote_memory_gb)
 
 COUNTS = (60, 20, 8)  # digits 3, 5 and 8 (close enough for Borderline-SMOTE to find danger samples)
 FAST_DEEPSMOTE = dict(ae_epochs=2, latent_dim=8)
@@ -37,21 +37,32 @@ def test_none_returns_the_set_unchanged(digits):
     assert out.indices is None and out.n_synthetic == 0
 
 
-@pytest.mark.parametrize("name", ["ros", "augment"])
-def test_random_oversampling_fills_every_class_to_the_largest(digits, name):
+def test_random_oversampling_fills_every_class_to_the_largest(digits):
     images, labels = digits
-    out = resample(name, images, labels, seed=3)
+    out = resample("ros", images, labels, seed=3)
     assert out.images is images and out.n_synthetic == 0
     assert np.bincount(epoch_labels(out)).tolist() == [60, 60, 60]
     assert np.array_equal(out.indices[:88], np.arange(88))  # every original once, then duplicates
 
 
-def test_augment_flags_exactly_the_duplicates(digits):
+def test_augment_appends_augmented_copies_of_the_ros_duplicates(digits):
     images, labels = digits
     ros, augment = resample("ros", images, labels, seed=3), resample("augment", images, labels, seed=3)
-    assert ros.always_augment is None
-    assert np.array_equal(augment.indices, ros.indices)
-    assert augment.always_augment.tolist() == [False] * 88 + [True] * (40 + 52)
+    duplicates = ros.indices[88:]
+    assert augment.indices is None and augment.always_augment is None and augment.n_synthetic == 92
+    assert torch.equal(augment.images[:88], images) and np.array_equal(augment.labels, ros.labels[ros.indices])
+    copies, sources = augment.images[88:].int(), images[torch.from_numpy(duplicates)].int()
+    changed = (copies != sources).flatten(1).any(1)
+    assert changed.float().mean() > 0.9  # flipped and/or rotated
+    plain = resample("augment", images, labels, seed=3, hflip=False, max_rotation=0.0)
+    assert torch.equal(plain.images[88:], images[torch.from_numpy(duplicates)])  # no transform: the duplicates
+
+
+def test_augment_of_a_balanced_set_adds_nothing(digits):
+    images, labels = digits
+    keep = np.r_[0:8, 60:68, 80:88]
+    out = resample("augment", images[keep], labels[keep], seed=0)
+    assert out.n_synthetic == 0 and len(out.labels) == 24
 
 
 def test_random_undersampling_draws_each_class_down_to_the_smallest(digits):
@@ -157,6 +168,18 @@ def test_unknown_option_lists_the_valid_ones(digits):
     with pytest.raises(ValueError, match="valid options: none"):
         resample("ros", *digits, k_neighbors=3)
     assert sampler_options("smote") == {"k_neighbors": 5, "max_memory_gb": 4.0}
+
+
+def test_sampler_option_types_are_checked(digits):
+    assert check_sampler_options("deepsmote", {"ae_lr": "1e-3", "ae_epochs": 2}) == {"ae_lr": 0.001, "ae_epochs": 2}
+    assert check_sampler_options("rusc", {"pca_components": None}) == {"pca_components": None}
+    with pytest.raises(TypeError, match=r"method 'smote': sampler 'smote': k_neighbors='five' is a str, but "
+                                        r"k_neighbors takes an int"):
+        check_sampler_options("smote", {"k_neighbors": "five"}, where="method 'smote'")
+    with pytest.raises(TypeError, match="pca_components takes an int or null"):
+        resample("rusc", *digits, pca_components=2.5)
+    with pytest.raises(ValueError, match=r"sampler 'ros': unknown option\(s\) \['k'\]; valid options: none"):
+        check_sampler_options("ros", {"k": 1})
 
 
 def test_bad_inputs_are_refused(digits):

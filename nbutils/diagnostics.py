@@ -1,25 +1,49 @@
-"""Per-epoch measurements for the synchronous-learning story, as training-loop callbacks.
+"""Per-epoch measurements for the synchronous-learning story, as training-loop callbacks, and
+the numbers behind the notebooks' generated sentences.
 
 Each callback's ``on_epoch_end(state)`` returns extra history columns; pass them to
-``nbutils.train.fit(..., callbacks=[...])`` or ``run_method(..., callbacks=[...])``.
+``nbutils.train.fit(..., callbacks=[...])`` or ``run_method(..., callbacks=[...])``. The callbacks
+also measure the untrained model before the first epoch (columns ``untrained:<column>`` of the
+first epoch's row); :func:`with_untrained_row` makes that a row of its own, epoch 0.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from nbutils.data import ImageSet
 from nbutils.train import TrainState, evaluation_row, extract_features
 
+UNTRAINED = "untrained:"  # prefix of the history columns measured before the first epoch
+
 
 def class_spread(features: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """(C,) total variation of each class: mean squared distance of its rows of ``features``
-    (N, D) to the class centre (NaN for an absent class)."""
+    """(C,) each class's share of the total variation of ``features`` (N, D) with ``labels`` (N,):
+    the mean squared distance of the class's rows to their centre, divided by the mean squared
+    distance of all N rows to the overall centre. NaN for an absent class, and for every class
+    when the rows do not vary at all (0 / 0).
+
+    The paper (Fig. 5) plots the raw mean squared distance to the class centre; on unnormalised
+    penultimate features that grows with the size of the features, so every class's curve rose
+    while the paper reads the curves as classes concentrating. The ratio is unchanged when the
+    features are scaled or shifted, so only concentration relative to the whole sample is left:
+    1 = as spread as all sampled images together, towards 0 = contracted to the class centre.
+    Chosen over the variation of L2-normalised features because ReLU features all lie in the
+    positive orthant, where unit vectors start close together and a common offset changes their
+    variation; the ratio ignores both. It is the trace form of the within-class variability
+    measured in studies of neural collapse (Papyan et al., 2020, PNAS).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels)
+    if x.ndim != 2 or len(x) != len(labels):
+        raise ValueError(f"need features (N, D) and labels (N,), got shapes {x.shape} and {labels.shape}")
+    total = ((x - x.mean(0)) ** 2).sum(1).mean()
     spread = np.full(n_classes, np.nan)
     for c in range(n_classes):
-        f = features[labels == c]
-        if len(f):
-            spread[c] = float(((f - f.mean(0)) ** 2).sum(1).mean())
+        f = x[labels == c]
+        if len(f) and total > 0:
+            spread[c] = float(((f - f.mean(0)) ** 2).sum(1).mean() / total)
     return spread
 
 
@@ -30,9 +54,32 @@ def stratified_sample(labels: np.ndarray, per_class: int, seed: int) -> np.ndarr
     return np.sort(np.concatenate(picks))
 
 
-class ClassSpread:
-    """Each class's total variation of training representations ('spread/<class>') per epoch,
-    on a fixed stratified sample of at most ``per_class`` images a class (paper Fig. 5)."""
+class EpochMeasure:
+    """A callback that measures the model after every epoch and once before the first.
+
+    Subclasses define ``measure(state) -> {column: value}``. The first epoch's row also holds the
+    untrained model's values as ``untrained:<column>`` (a resumed run keeps them from its first
+    start); :func:`with_untrained_row` turns them into the row of epoch 0.
+    """
+
+    def measure(self, state: TrainState) -> dict[str, float]:
+        raise NotImplementedError(f"{type(self).__name__} must define measure(state)")
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        if state.epoch == 0:
+            self.untrained = self.measure(state)
+
+    def on_epoch_end(self, state: TrainState) -> dict[str, float]:
+        row = self.measure(state)
+        if state.epoch == 0:
+            row.update({UNTRAINED + k: v for k, v in self.untrained.items()})
+        return row
+
+
+class ClassSpread(EpochMeasure):
+    """Each class's share of the total variation of training representations ('spread/<class>',
+    see :func:`class_spread`) per epoch and before the first, on a fixed stratified sample of at
+    most ``per_class`` images a class (paper Fig. 5)."""
 
     def __init__(self, images: torch.Tensor, labels: np.ndarray, class_names: list[str],
                  per_class: int = 200, seed: int = 0):
@@ -40,25 +87,43 @@ class ClassSpread:
         self.images, self.labels, self.class_names = images[torch.from_numpy(keep)], labels[keep], class_names
         self.per_class = per_class
 
-    def on_epoch_end(self, state: TrainState) -> dict[str, float]:
+    def measure(self, state: TrainState) -> dict[str, float]:
         spread = class_spread(extract_features(state.model, self.images), self.labels, len(self.class_names))
         return {f"spread/{c}": float(s) for c, s in zip(self.class_names, spread)}
 
-    def __repr__(self) -> str:
-        return f"ClassSpread(n={len(self.labels)}, classes={self.class_names}, per_class={self.per_class})"
+    def __repr__(self) -> str:  # part of a run's cache key: it changes whenever the columns' meaning does
+        return (f"ClassSpread(measure=within/total variation, untrained row, n={len(self.labels)}, "
+                f"classes={self.class_names}, per_class={self.per_class})")
 
 
-class Evaluate:
-    """BA and per-class AP of a held-out set per epoch ('<prefix>_ap/<class>'; paper Fig. 6)."""
+class Evaluate(EpochMeasure):
+    """BA and per-class AP of a held-out set per epoch and before the first
+    ('<prefix>_ap/<class>'; paper Fig. 6)."""
 
     def __init__(self, held_out: ImageSet, prefix: str = "test"):
         self.held_out, self.prefix = held_out, prefix
 
-    def on_epoch_end(self, state: TrainState) -> dict[str, float]:
+    def measure(self, state: TrainState) -> dict[str, float]:
         return evaluation_row(state.model, self.held_out, state.to_class_scores, self.prefix)
 
     def __repr__(self) -> str:
-        return f"Evaluate(n={len(self.held_out)}, prefix={self.prefix!r})"
+        return f"Evaluate(n={len(self.held_out)}, prefix={self.prefix!r}, untrained row)"
+
+
+def with_untrained_row(history: pd.DataFrame) -> pd.DataFrame:
+    """One run's history from ``train.fit`` (a row per epoch, ``epoch`` 0..E-1) with ``epoch``
+    counting the epochs trained: a first row, epoch 0, of the untrained model's measurements
+    (from the ``untrained:<column>`` columns; NaN in columns without one, such as the training
+    loss), then the rows after epoch 1..E."""
+    untrained = [c for c in history.columns if c.startswith(UNTRAINED)]
+    if not untrained:
+        raise ValueError(f"history has no '{UNTRAINED}<column>' columns; record them with a callback of "
+                         "nbutils.diagnostics (ClassSpread, Evaluate) passed to a fresh training")
+    if list(history["epoch"]) != list(range(len(history))):
+        raise ValueError(f"need one run's history with epochs 0..E-1 in order, got {list(history['epoch'])}")
+    trained = history.drop(columns=untrained).assign(epoch=history["epoch"] + 1)
+    first = {c.removeprefix(UNTRAINED): history[c].iloc[0] for c in untrained}
+    return pd.concat([pd.DataFrame([{"epoch": 0, **first}]), trained], ignore_index=True)[list(trained.columns)]
 
 
 def neighbour_agreement(features: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
@@ -70,12 +135,36 @@ def neighbour_agreement(features: np.ndarray, labels: np.ndarray, k: int = 10) -
     return float((labels[idx[:, 1:]] == labels[:, None]).mean())
 
 
+def empty_maps(maps: np.ndarray) -> np.ndarray:
+    """(N,) bool: which activation maps (N, H, W) are all zero — no positive evidence anywhere,
+    as from a model that has not learnt."""
+    return ~(np.asarray(maps).reshape(len(maps), -1) > 0).any(axis=1)
+
+
 def centre_mass(maps: np.ndarray) -> float:
     """Mean share of each activation map's mass (maps (N, H, W) >= 0) inside the central half of
-    the image — where the object of a centred data set such as Fashion-MNIST is."""
+    the image — where the object of a centred data set such as Fashion-MNIST is.
+
+    An all-zero map has no mass to share (0 / 0) and is left out of the mean; NaN when every map
+    is all zero, so an empty map never reads as "all mass outside the centre". Count the empty
+    maps with :func:`empty_maps`.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
     h, w = maps.shape[-2:]
-    inner = maps[..., h // 4: 3 * h // 4, w // 4: 3 * w // 4].sum(axis=(-1, -2))
-    return float((inner / np.maximum(maps.sum(axis=(-1, -2)), 1e-12)).mean())
+    keep = ~empty_maps(maps)
+    if not keep.any():
+        return float("nan")
+    inner = maps[keep, h // 4: 3 * h // 4, w // 4: 3 * w // 4].sum(axis=(-1, -2))
+    return float((inner / maps[keep].sum(axis=(-1, -2))).mean())
+
+
+def leader(values: dict[str, float], margin: float = 0.02) -> str | None:
+    """The name with the highest value when it exceeds every other by more than ``margin``;
+    None when the best few lie within ``margin`` of each other (a tie is not a win)."""
+    ranked = sorted(values.items(), key=lambda kv: kv[1], reverse=True)
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] <= margin:
+        return None
+    return ranked[0][0]
 
 
 def leader_sentence(values: dict[str, float], margin: float = 0.02) -> str:
@@ -83,7 +172,9 @@ def leader_sentence(values: dict[str, float], margin: float = 0.02) -> str:
     each other, that no single one leads — so a notebook never calls a tie a win."""
     ranked = sorted(values.items(), key=lambda kv: kv[1], reverse=True)
     (best, top), others = ranked[0], ranked[1:]
-    tied = [name for name, v in others if top - v <= margin]
-    if tied:
-        return f"{', '.join([best, *tied])} lie within {margin:.2f} of each other: no clear leader"
+    if not others:
+        return f"only **{best}** was measured ({top:.2f})"
+    if leader(values, margin) is None:
+        tied = [name for name, v in ranked if top - v <= margin]
+        return f"{', '.join(tied)} lie within {margin:.2f} of each other: no clear leader"
     return f"**{best}** leads ({top:.2f} against at most {others[0][1]:.2f})"

@@ -19,9 +19,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
-from sklearn.metrics import average_precision_score
 
-from nbutils.metrics import balanced_accuracy
+from nbutils.metrics import evaluate
 
 PROJECTIONS = ("tsne", "umap")
 PANEL_SIZE = (3.6, 3.2)  # inches; four panels fill a notebook's width
@@ -245,33 +244,51 @@ def learning_curves(history: pd.DataFrame, quantity: str = "val_ap", class_names
     return fig
 
 
-def score_distributions(scores_by_method: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                        ba_by_method: Mapping[str, float] | None = None, threshold: float = 0.5,
-                        title: str = "Scores of the positive class") -> Figure:
-    """Per method, histograms (each normalised to density) of the positive-class score (N,) in
-    [0, 1] for positives and negatives (labels (N,) in {0, 1}), the decision threshold marked,
-    BA and AP in the panel title (Fig. 7).
+def positive_share(scores: np.ndarray, positive: int = 1) -> np.ndarray:
+    """(N,) the positive class's share of the two class scores (N, 2) of a binary task:
+    ``scores[:, positive] / scores.sum(1)``. It is the softmax probability when the scores sum
+    to 1, and it reaches 0.5 exactly where argmax over the class scores switches class — so a
+    line at 0.5 is the decision rule of the results tables also for aggregated regrouping scores
+    (max over pseudo-classes), whose rows do not sum to 1."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 2 or scores.shape[1] != 2 or positive not in (0, 1):
+        raise ValueError(f"need class scores (N, 2) of a binary task and positive in {{0, 1}}, got shape "
+                         f"{scores.shape} and positive={positive!r}; use a result's test_scores")
+    if scores.min() < 0 or not (scores.sum(1) > 0).all():
+        raise ValueError("class scores must be >= 0 with a positive sum in every row (probabilities or "
+                         "their aggregates), e.g. Result.test_scores")
+    return scores[:, positive] / scores.sum(1)
 
-    ba_by_method: the runs' BA (e.g. from argmax of aggregated scores); default the BA of
-    ``score >= threshold``. AP is that of the given scores.
+
+def score_distributions(scores_by_method: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                        class_names: Sequence[str], positive: int = 1,
+                        title: str = "Scores of the positive class") -> Figure:
+    """Per method, histograms (each normalised to density) of the positive class's share of the
+    class scores (see :func:`positive_share`) for positive and negative test images, with the
+    argmax decision rule (share 0.5) marked, and BA and the positive class's AP in the panel
+    title (the regrouping paper's Fig. 7).
+
+    scores_by_method: {method: (class scores (N, 2), labels (N,) in {0, 1})}, the scores the
+        results tables use (``Result.test_scores``: aggregated over pseudo-classes for regrouping).
+    BA and AP are those of ``metrics.evaluate`` on the same scores and labels — argmax over the
+    class scores, and AP of the positive column — so the figure and the tables agree.
     """
     fig, axes = panel_grid(len(scores_by_method), sharey=False)
     bins = np.linspace(0, 1, 26)
     for ax, (method, (scores, labels)) in zip(axes, scores_by_method.items()):
-        scores, labels = np.asarray(scores, dtype=float), np.asarray(labels)
-        if scores.shape != labels.shape or scores.ndim != 1:
-            raise ValueError(f"{method}: need scores (N,) and labels (N,), got {scores.shape} and {labels.shape}")
-        if scores.min() < 0 or scores.max() > 1 or not set(np.unique(labels)) <= {0, 1}:
-            raise ValueError(f"{method}: need positive-class scores in [0, 1] and binary labels in {{0, 1}}, "
-                             "e.g. test_scores[:, 1] and test labels")
-        for name, keep, color in (("negatives", labels == 0, "tab:blue"), ("positives", labels == 1, "tab:red")):
-            ax.hist(scores[keep], bins=bins, density=True, histtype="stepfilled", alpha=0.45, color=color,
+        labels = np.asarray(labels)
+        if labels.shape != (len(scores),) or not set(np.unique(labels)) <= {0, 1}:
+            raise ValueError(f"{method}: need binary labels (N,) in {{0, 1}} for the {len(scores)} rows of "
+                             f"scores, got shape {labels.shape}")
+        share = positive_share(scores, positive)
+        row = evaluate(labels, np.asarray(scores, dtype=float), list(class_names))
+        for name, keep, color in (("negatives", labels != positive, "tab:blue"),
+                                  ("positives", labels == positive, "tab:red")):
+            ax.hist(share[keep], bins=bins, density=True, histtype="stepfilled", alpha=0.45, color=color,
                     edgecolor=color, label=f"{name} ({keep.sum()})")
-        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
-        ba = (ba_by_method[method] if ba_by_method is not None
-              else balanced_accuracy(labels, (scores >= threshold).astype(int)))
-        ax.set(title=f"{method}: BA {ba:.3f}, AP {average_precision_score(labels, scores):.3f}",
-               xlabel="score of the positive class", ylabel="density")
+        ax.axvline(0.5, color="black", linestyle="--", label="argmax rule")
+        ax.set(title=f"{method}: BA {row['ba']:.3f}, AP {row[f'ap/{class_names[positive]}']:.3f}",
+               xlabel=f"share of '{class_names[positive]}' in the class scores", ylabel="density")
     axes[-1].legend(fontsize="small")
     fig.suptitle(title)
     return fig

@@ -104,3 +104,15 @@ def test_smooth_gradcampp_is_repeatable_and_leaves_the_global_generator_alone():
     assert torch.equal(torch.get_rng_state(), state)
     torch.rand(10)  # move the global generator: the maps must not change
     assert np.array_equal(a, class_activation_maps(model, images, "smoothgradcampp"))
+
+
+def test_a_model_that_has_not_learnt_gives_empty_maps_with_no_centre_mass(model, images):
+    """Zero output weights: no gradient reaches the last block, every Grad-CAM map is all zero,
+    and its centre mass is NaN (once reported as 0.0, 'all mass outside the centre')."""
+    from nbutils.diagnostics import centre_mass, empty_maps
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    maps = class_activation_maps(model, images, "gradcam", class_idx=0)
+    assert empty_maps(maps).all()
+    assert np.isnan(centre_mass(maps))

@@ -1,6 +1,7 @@
 """Notebooks are committed clean: no outputs, a parameters cell, a Colab install cell, and no
 logic beyond calls into nbutils."""
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -36,3 +37,48 @@ def test_notebook_cells_define_no_functions_or_classes(path):
             tree = ast.parse(cell.source)
             assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))], \
                 f"{path.name}: logic belongs in nbutils, not in a cell"
+
+
+# Words that state an outcome: a verdict or comparison of results. A markdown cell may use them
+# only in a sentence attributed to a paper; sentences about this run are generated from its numbers.
+OUTCOME_WORDS = re.compile(
+    r"\b(beats?|beaten|beating|outperform\w*|underperform\w*|hardly|barely|gains?|gained|gaining|better|worse|"
+    r"fails?|failed|failing|failure|superior|inferior|wins?|won|weak(?:er|ly)?|strong(?:er|ly)?|succeed\w*|"
+    r"improves?|improved|best|worst|in this run|our (?:results?|runs?|numbers)|"
+    r"we (?:find|found|see|saw|observe|observed)|as expected|surprising(?:ly)?|does reconstruct|separates? well)\b",
+    re.IGNORECASE)
+ATTRIBUTION = re.compile(r"\b(papers?|authors)\b.*\b(reports?|reported|claims?|claimed|argues?|argued|finds?|found|"
+                         r"shows?|showed|shown|states?|stated|observes?|observed|says|writes|uses?|reads?)\b",
+                         re.IGNORECASE | re.DOTALL)
+
+
+def sentences(markdown: str) -> list[str]:
+    """A markdown cell's sentences: split at sentence ends, blank lines, headings and list items."""
+    text = re.sub(r"`[^`]*`", "`code`", markdown)  # method names in code spans are not words
+    text = re.sub(r"\b(Figs?|Tab|Eq|e\.g|i\.e|et al|cf|vs)\.\s+", r"\1.~", text)  # not sentence ends
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.|#+)\s)", text) if s.strip()]
+
+
+def unattributed_outcomes(markdown: str) -> list[str]:
+    return [s for s in sentences(markdown) if OUTCOME_WORDS.search(s) and not ATTRIBUTION.search(s)]
+
+
+def test_outcome_rule_catches_a_claimed_result_and_allows_a_paper_s():
+    old_notebook_01 = ("A **pre-trained encoder** separates them; raw pixels and an autoencoder trained on the task "
+                       "hardly do, even though the autoencoder reconstructs the images well.")
+    assert unattributed_outcomes(old_notebook_01) == [old_notebook_01]
+    assert unattributed_outcomes("## Re-weighting gains BA without gaining AP\n\nText.")
+    assert unattributed_outcomes("- `rg` is better than `ce` here.")
+    assert not unattributed_outcomes("The paper reports that a pre-trained encoder separates them while raw "
+                                     "pixels hardly do.")
+    assert not unattributed_outcomes("One panel per method; epoch 0 is the untrained model.")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_states_no_outcome(path):
+    """Markdown says what a paper claims and what a figure shows; what THIS run found is written
+    by a code cell from its numbers, so the text can never disagree with them."""
+    nb = nbformat.read(path, as_version=4)
+    found = [s for cell in nb.cells if cell.cell_type == "markdown" for s in unattributed_outcomes(cell.source)]
+    assert not found, (f"{path.name}: markdown states an outcome; attribute it to a paper ('the paper reports "
+                       f"...') or generate it from the run's numbers in a code cell: {found}")

@@ -6,7 +6,8 @@ from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
 from nbutils import plots
-from nbutils.metrics import summarize
+from nbutils.metrics import balanced_accuracy, evaluate, summarize
+from nbutils.regroup import aggregate
 
 
 @pytest.fixture(autouse=True)
@@ -109,19 +110,35 @@ def test_learning_curves_one_panel_per_method_mean_over_seeds():
 
 
 def test_score_distributions_title_threshold_and_legend():
-    scores, labels = np.array([0.9, 0.8, 0.3, 0.2]), np.array([1, 0, 1, 0])
-    fig = plots.score_distributions({"ce": (scores, labels), "rusc": (scores, labels)}, {"ce": 0.25, "rusc": 0.75})
+    scores = np.array([[0.1, 0.9], [0.2, 0.8], [0.7, 0.3], [0.8, 0.2]])
+    labels = np.array([1, 0, 1, 0])
+    fig = plots.score_distributions({"ce": (scores, labels), "rusc": (scores[::-1], labels)}, ["rest", "pos"])
     assert len(fig.axes) == 2
-    # AP by hand: positives ranked 1st and 3rd -> (1/1 + 2/3) / 2
-    assert fig.axes[0].get_title() == "ce: BA 0.250, AP 0.833"
-    assert fig.axes[1].get_title() == "rusc: BA 0.750, AP 0.833"
+    # argmax: recall 1/2 on each class; AP by hand: positives ranked 1st and 3rd -> (1/1 + 2/3) / 2
+    assert fig.axes[0].get_title() == "ce: BA 0.500, AP 0.833"
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [0.5, 0.5])
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["negatives (2)", "positives (2)",
-                                                                            "threshold 0.5"]
-    # default BA: score >= 0.5 predicts positive -> recall 1/2 on each class
-    assert plots.score_distributions({"ce": (scores, labels)}).axes[0].get_title().startswith("ce: BA 0.500")
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        plots.score_distributions({"ce": (scores * 3, labels)})
+                                                                            "argmax rule"]
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.score_distributions({"ce": (scores[:, 1], labels)}, ["rest", "pos"])
+    with pytest.raises(ValueError, match=">= 0"):
+        plots.score_distributions({"ce": (scores - 0.5, labels)}, ["rest", "pos"])
+
+
+def test_score_distributions_print_the_ba_and_ap_of_metrics_evaluate_for_aggregated_scores():
+    """Regrouping scores: max over pseudo-classes, rows not summing to 1. The old figure
+    thresholded the positive score at 0.5, which a 5-way softmax rarely reaches (BA 0.5)."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], [80, 20])
+    logits = rng.normal(size=(100, 5)) + 2.0 * np.eye(5)[np.where(labels == 1, 4, rng.integers(0, 4, 100))]
+    probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    scores = aggregate(probabilities, np.array([0, 0, 0, 0, 1]), "max")
+    expected = evaluate(labels, scores, ["rest", "pos"])
+    assert expected["ba"] > 0.6 and expected["ba"] != balanced_accuracy(labels, (scores[:, 1] >= 0.5).astype(int))
+    ax, = plots.score_distributions({"rg": (scores, labels)}, ["rest", "pos"]).axes
+    assert ax.get_title() == f"rg: BA {expected['ba']:.3f}, AP {expected['ap/pos']:.3f}"
+    share = plots.positive_share(scores)
+    np.testing.assert_array_equal(share >= 0.5, scores.argmax(1) == 1)  # the 0.5 line is the argmax rule
 
 
 def test_cam_grid_rows_are_image_then_methods():

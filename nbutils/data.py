@@ -12,7 +12,8 @@ import inspect
 import math
 import os
 import pickle
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -78,12 +79,17 @@ class TrainingSet:
 
 @dataclass
 class Task:
-    """A classification task: stratified train/val/test splits sharing one class list."""
+    """A classification task: stratified train/val/test splits sharing one class list.
+
+    spec: everything that shaped the splits — the parameter-file spec plus the resolved
+    ``image_size`` (of the images as built), ``data_root`` (absolute, or None for the default
+    places) and ``seed`` — so a result key that hashes it changes when any of them changes."""
 
     name: str
     train: ImageSet
     val: ImageSet
     test: ImageSet
+    spec: dict[str, Any] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
@@ -100,13 +106,18 @@ class Task:
 DATASETS: dict[str, Callable[..., ImageSet]] = {}
 
 
-def register_dataset(name: str, splits: tuple[str, ...] = ("train", "test")) -> Callable:
+def register_dataset(name: str, splits: tuple[str, ...] = ("train", "test"), *,
+                     classes: list[str] | None = None,
+                     check_files: Callable[..., None] | None = None) -> Callable:
     """Decorator: make ``fn(root, split, **options) -> ImageSet`` loadable as ``load_dataset(name)``.
 
     ``splits`` are the published splits; a data set without ``val`` gets one carved from ``train``.
+    ``classes``: the class names when they are fixed (checked up front by :func:`check_task_spec`).
+    ``check_files(root, **options)``: raise FileNotFoundError, naming the folder and the files,
+    when the loader could neither find nor fetch its files; it must not read them.
     """
     def wrap(fn: Callable[..., ImageSet]) -> Callable[..., ImageSet]:
-        fn.splits = splits
+        fn.splits, fn.classes, fn.check_files = splits, classes, check_files
         DATASETS[name] = fn
         return fn
     return wrap
@@ -179,7 +190,37 @@ def _fashion_folders(root: str | os.PathLike | None) -> list[Path]:
     return ([Path(env)] if env else []) + [DEBIAN_FASHION_MNIST]
 
 
-@register_dataset("fashion-mnist")
+def fashion_mnist_files(root: str | os.PathLike | None, split: str) -> list[Path]:
+    """The (images, labels) IDX files of ``split`` in the first folder that holds both; a
+    FileNotFoundError naming the folders and the files otherwise (no file is read)."""
+    folders = _fashion_folders(root)
+    for folder in folders:
+        paths = [_find_idx(folder, stem) for stem in _IDX_FILES[split]]
+        if all(paths):
+            return paths
+    absent = [f"{f} (no such folder)" if not f.is_dir() else str(f) for f in folders]
+    raise FileNotFoundError(
+        f"Fashion-MNIST {split} files ({', '.join(_IDX_FILES[split])}[.gz]) not found in "
+        f"{', '.join(absent)}. Install them with `apt-get install dataset-fashion-mnist`, "
+        "pass root=<folder with the IDX files>, set NBUTILS_DATA, or go online to download.")
+
+
+def can_download_into(root: str | os.PathLike | None) -> bool:
+    """Whether a loader may fetch missing files: online, into the default place or an existing folder."""
+    return online() and (root is None or Path(root).is_dir())
+
+
+def check_fashion_mnist(root: str | os.PathLike | None = None) -> None:
+    """Fail as the loader would, without reading: both splits present, or a download possible."""
+    for split in _IDX_FILES:
+        try:
+            fashion_mnist_files(root, split)
+        except FileNotFoundError:
+            if not can_download_into(root):
+                raise
+
+
+@register_dataset("fashion-mnist", classes=FASHION_CLASSES, check_files=check_fashion_mnist)
 def load_fashion_mnist(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
     """Fashion-MNIST (28x28 grey, 10 classes) from IDX files.
 
@@ -187,25 +228,21 @@ def load_fashion_mnist(root: str | os.PathLike | None = None, split: str = "trai
     else downloads with torchvision when online. Only ``train`` and ``test`` exist; carve a
     validation split with :func:`make_task`.
     """
-    folders = _fashion_folders(root)
-    for folder in folders:
-        paths = [_find_idx(folder, stem) for stem in _IDX_FILES[split]]
-        if all(paths):
-            images, labels = (read_idx(p) for p in paths)
-            return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), labels.astype(np.int64),
-                            list(FASHION_CLASSES))
-    if online():
+    try:
+        paths = fashion_mnist_files(root, split)
+    except FileNotFoundError:
+        if not online():
+            raise
         import torchvision
-        target = folders[0] if root is not None else Path(os.environ.get("NBUTILS_DATA", "data"))
+        target = Path(root) if root is not None else Path(os.environ.get("NBUTILS_DATA", "data"))
         torchvision.datasets.FashionMNIST(str(target), train=split == "train", download=True)
-        return load_fashion_mnist(target, split)
-    raise FileNotFoundError(
-        f"Fashion-MNIST {split} files ({', '.join(_IDX_FILES[split])}[.gz]) not found in "
-        f"{', '.join(map(str, folders))}. Install them with `apt-get install dataset-fashion-mnist`, "
-        "pass root=<folder with the IDX files>, set NBUTILS_DATA, or go online to download.")
+        paths = fashion_mnist_files(target, split)
+    images, labels = (read_idx(p) for p in paths)
+    return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), labels.astype(np.int64),
+                    list(FASHION_CLASSES))
 
 
-@register_dataset("digits")
+@register_dataset("digits", classes=[str(d) for d in range(10)])
 def load_digits(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
     """scikit-learn's 8x8 digits (1,797 images), split 80/20 stratified with a fixed seed."""
     from sklearn.datasets import load_digits as sk_digits
@@ -231,17 +268,38 @@ def _read_pickle(path: Path) -> dict:
         return pickle.load(f, encoding="latin1")
 
 
+def cifar_files(kind: str, root: str | os.PathLike | None, split: str) -> tuple[Path, list[Path]]:
+    """(folder, the batch files of ``split`` then the meta file) where the CIFAR loader looks."""
+    folder_name, train_files, test_files, meta_file, _, _ = CIFAR_FILES[kind]
+    root = Path(root or os.environ.get("NBUTILS_DATA", "data"))
+    return root, [root / folder_name / f for f in (train_files if split == "train" else test_files) + [meta_file]]
+
+
+def missing_cifar(kind: str, root: Path, paths: list[Path]) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"{kind} not found in {root}{'' if root.is_dir() else ' (no such folder)'}: expected "
+        f"{', '.join(str(p) for p in paths if not p.is_file())}; pass root=<folder holding "
+        f"{CIFAR_FILES[kind][0]}>, set NBUTILS_DATA, or go online to download")
+
+
+def check_cifar(kind: str) -> Callable[..., None]:
+    """The up-front file check of CIFAR ``kind`` (see register_dataset's ``check_files``)."""
+    def check(root: str | os.PathLike | None = None) -> None:
+        for split in ("train", "test"):
+            folder, paths = cifar_files(kind, root, split)
+            if not all(p.is_file() for p in paths) and not can_download_into(root):
+                raise missing_cifar(kind, folder, paths)
+    return check
+
+
 def _load_cifar(kind: str, root: str | os.PathLike | None, split: str) -> ImageSet:
     """CIFAR from torchvision's pickled batches, read directly (torchvision's loader re-hashes
     every file on each load); downloaded with torchvision, which checks the archive, when missing."""
-    folder_name, train_files, test_files, meta_file, names_key, labels_key = CIFAR_FILES[kind]
-    root = Path(root or os.environ.get("NBUTILS_DATA", "data"))
-    paths = [root / folder_name / f for f in (train_files if split == "train" else test_files) + [meta_file]]
+    _, _, _, _, names_key, labels_key = CIFAR_FILES[kind]
+    root, paths = cifar_files(kind, root, split)
     if not all(p.is_file() for p in paths):
         if not online():
-            raise FileNotFoundError(
-                f"{kind} not found: expected {', '.join(map(str, paths))}; pass root=<folder holding "
-                f"{folder_name}>, set NBUTILS_DATA, or go online to download")
+            raise missing_cifar(kind, root, paths)
         import torchvision
         cls = torchvision.datasets.CIFAR10 if kind == "cifar10" else torchvision.datasets.CIFAR100
         cls(str(root), train=split == "train", download=True)
@@ -251,13 +309,13 @@ def _load_cifar(kind: str, root: str | os.PathLike | None, split: str) -> ImageS
     return ImageSet(torch.from_numpy(images), labels, list(_read_pickle(paths[-1])[names_key]))
 
 
-@register_dataset("cifar10")
+@register_dataset("cifar10", check_files=check_cifar("cifar10"))
 def load_cifar10(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
     """CIFAR-10 from torchvision's ``cifar-10-batches-py`` folder (downloaded when online)."""
     return _load_cifar("cifar10", root, split)
 
 
-@register_dataset("cifar100")
+@register_dataset("cifar100", check_files=check_cifar("cifar100"))
 def load_cifar100(root: str | os.PathLike | None = None, split: str = "train") -> ImageSet:
     """CIFAR-100 from torchvision's ``cifar-100-python`` folder (downloaded when online)."""
     return _load_cifar("cifar100", root, split)
@@ -358,28 +416,59 @@ def stratified_sizes(counts: np.ndarray, total: int) -> np.ndarray:
     return np.minimum(apportion(counts, total), counts)
 
 
-def split_indices(labels: np.ndarray, fraction: float, seed: int,
-                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(labels: np.ndarray, fraction: float, seed: int, groups: np.ndarray | None = None,
+                  classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of N samples into sorted (rest, part) index arrays, ``part`` about
     ``fraction`` of them. With ``groups`` (N,) whole groups are split, stratified by the label of
     each group's first sample, so no group lands in both (and it takes milliseconds where
-    StratifiedGroupKFold takes seconds on HAM10000's 7,470 lesions)."""
+    StratifiedGroupKFold takes seconds on HAM10000's 7,470 lesions); without, each sample is a
+    group. ``classes`` names the labels in errors and warnings.
+
+    Small data: a class with fewer than 2 groups cannot be in both parts (ValueError naming it
+    and its group count). When a part would hold fewer groups than there are classes, which
+    scikit-learn's stratified split refuses, each class's groups are split on their own
+    (at least one in each part) with a warning naming the classes that get a single group."""
     if not 0 < fraction < 1:
         raise ValueError(f"a split fraction must be in (0, 1), got {fraction}")
-    if groups is None:
-        rest, part = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
-                                      random_state=seed)
-        return np.sort(rest), np.sort(part)
-    _, first, member = np.unique(groups, return_index=True, return_inverse=True)
-    _, part_groups = train_test_split(np.arange(len(first)), test_size=fraction,
-                                      stratify=labels[first], random_state=seed)
+    unit = "samples" if groups is None else "groups (e.g. lesions)"
+    _, first, member = np.unique(np.arange(len(labels)) if groups is None else groups,
+                                 return_index=True, return_inverse=True)
+    group_labels = np.asarray(labels)[first]
+    present, per_class = np.unique(group_labels, return_counts=True)
+    name = (lambda c: repr(classes[c])) if classes else (lambda c: f"class {c}")  # noqa: E731
+    scarce = [f"{name(c)} has only {n}" for c, n in zip(present, per_class) if n < 2]
+    if scarce:
+        raise ValueError(f"cannot split {len(first)} {unit} so that every class is in both parts: "
+                         f"{', '.join(scarce)} (at least 2 needed); add data of that class or leave it out")
+    n_part = math.ceil(fraction * len(first))  # as scikit-learn rounds test_size
+    if min(n_part, len(first) - n_part) >= len(present):
+        _, part_groups = train_test_split(np.arange(len(first)), test_size=fraction,
+                                          stratify=group_labels, random_state=seed)
+    else:
+        part_groups = split_each_class(group_labels, fraction, seed)
+        few = [f"{name(c)} ({n})" for c, n in zip(present, per_class) if not 1 <= round(fraction * n) < n]
+        warnings.warn(f"{min(n_part, len(first) - n_part)} of {len(first)} {unit} for the smaller part are "
+                      f"fewer than the {len(present)} classes, too few for a stratified split: each class is "
+                      f"split on its own instead (one of each class at least in each part). Classes with too "
+                      f"few {unit} for the fraction {fraction:g}: {', '.join(few) or 'none'}. More data or a "
+                      "larger fraction gives a stratified split.", stacklevel=2)
     in_part = np.isin(member, part_groups)
     return np.flatnonzero(~in_part), np.flatnonzero(in_part)
 
 
+def split_each_class(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted positions (of the N ``labels``) of a part holding round(fraction * n_c) of each
+    class's n_c items, at least one and at most n_c - 1 (every class has n_c >= 2)."""
+    rng = np.random.default_rng(seed)
+    part = [rng.choice(members, size=int(np.clip(round(fraction * len(members)), 1, len(members) - 1)),
+                       replace=False)
+            for members in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    return np.sort(np.concatenate(part))
+
+
 def split_train_val(ds: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
     """Stratified split; grouped by ``ds.groups`` when present (no group in both parts)."""
-    train_idx, val_idx = split_indices(ds.labels, val_fraction, seed, ds.groups)
+    train_idx, val_idx = split_indices(ds.labels, val_fraction, seed, ds.groups, ds.classes)
     return ds.subset(train_idx), ds.subset(val_idx)
 
 
@@ -394,6 +483,20 @@ def resize(ds: ImageSet, size: int) -> ImageSet:
 
 TASK_KEYS = {"dataset", "root", "positive", "ratio", "profile", "counts", "train_size",
              "test_size", "val_fraction", "image_size", "options"}
+# Each task key: (types, test of the value, what the test asks for).
+TASK_KEY_RULES: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
+    "dataset": ((str,), lambda v: True, "a registered data set name"),
+    "root": ((str, os.PathLike), lambda v: True, "a folder"),
+    "positive": ((int, str), lambda v: True, "a class name or index"),
+    "ratio": ((int, float), lambda v: v >= 1, "majority/minority >= 1"),
+    "profile": ((str, list), lambda v: isinstance(v, str) or _counts_ok(v), f"one of {list(PROFILES)} or a list of counts >= 1"),
+    "counts": ((list,), lambda v: _counts_ok(v), "a list of per-class counts >= 1"),
+    "train_size": ((int,), lambda v: v >= 1, "an int >= 1"),
+    "test_size": ((int,), lambda v: v >= 1, "an int >= 1"),
+    "val_fraction": ((float,), lambda v: 0 < v < 1, "a fraction in (0, 1)"),
+    "image_size": ((int,), lambda v: v >= 1, "pixels >= 1"),
+    "options": ((dict,), lambda v: True, "a dict of the loader's options"),
+}
 
 
 def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) -> ImageSet:
@@ -415,6 +518,55 @@ def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) 
     return ds
 
 
+def _counts_ok(counts: list) -> bool:
+    return bool(counts) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts)
+
+
+def check_task_spec(name: str, spec: dict[str, Any], data_root: str | os.PathLike | None = None) -> None:
+    """Check a parameter-file task as :func:`make_task` would use it, without loading any image:
+    keys known and typed, data set registered, loader options known, positive class valid (when
+    the data set's classes are fixed) and the data set's files present (``data_root``, as in
+    :func:`make_tasks`, wins over the spec's ``root``). Raises ValueError/TypeError/FileNotFoundError
+    naming the task, what is wrong and the valid choices (the missing folder and files)."""
+    where = f"task {name!r}"
+    if not isinstance(spec, dict):
+        raise TypeError(f"{where}: a task is a dict of {sorted(TASK_KEYS)}, got {spec!r}")
+    unknown = set(spec) - TASK_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(TASK_KEYS)}")
+    for key, value in spec.items():
+        types, test, rule = TASK_KEY_RULES[key]
+        if isinstance(value, bool) or not isinstance(value, types) or not test(value):
+            raise ValueError(f"{where}: {key}={value!r} is not {rule}")
+    _import_plugins()
+    dataset = spec.get("dataset")
+    if dataset not in DATASETS:
+        raise ValueError(f"{where}: unknown or missing dataset {dataset!r}; valid: {', '.join(sorted(DATASETS))}")
+    if "ratio" in spec and "positive" not in spec:
+        raise ValueError(f"{where}: ratio={spec['ratio']} applies to one-vs-rest tasks; add 'positive' or drop 'ratio'")
+    if isinstance(spec.get("profile"), str):
+        profile_weights(spec["profile"])
+    loader = DATASETS[dataset]
+    accepted = [p for p in inspect.signature(loader).parameters if p not in ("root", "split")]
+    options = spec.get("options", {})
+    odd = sorted(set(options) - set(accepted))
+    if odd:
+        raise ValueError(f"{where}: {dataset} has no option(s) {odd}; valid: {accepted or 'none'}")
+    positive = spec.get("positive")
+    if loader.classes is not None and positive is not None and not (
+            positive in loader.classes or isinstance(positive, int) and 0 <= positive < len(loader.classes)):
+        raise ValueError(f"{where}: unknown positive class {positive!r} of {dataset}; valid: "
+                         f"{', '.join(map(repr, loader.classes))} or an index 0..{len(loader.classes) - 1}")
+    root = data_root or spec.get("root")
+    try:
+        if loader.check_files is not None:
+            loader.check_files(root, **options)
+        elif root is not None and not Path(root).is_dir():
+            raise FileNotFoundError(f"data folder {root} does not exist")
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"{where} ({dataset}): {error}") from None
+
+
 def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
     """Build a task from a parameter-file spec, deterministically by ``seed``.
 
@@ -426,13 +578,7 @@ def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
     is used only when no ``val_fraction`` is given), ``image_size``, ``options`` (passed to the
     loader; ``image_size`` goes to loaders that decode files, so they decode at that size).
     """
-    unknown = set(spec) - TASK_KEYS
-    if unknown:
-        raise ValueError(f"task {name!r}: unknown key(s) {sorted(unknown)}; valid: {sorted(TASK_KEYS)}")
-    _import_plugins()
-    if spec.get("dataset") not in DATASETS:
-        raise ValueError(f"task {name!r}: unknown or missing dataset {spec.get('dataset')!r}; "
-                         f"valid: {', '.join(sorted(DATASETS))}")
+    check_task_spec(name, spec)
     options = dict(spec.get("options", {}))
     if spec.get("image_size") and "image_size" in inspect.signature(DATASETS[spec["dataset"]]).parameters:
         options.setdefault("image_size", spec["image_size"])  # decode straight to the run's size
@@ -450,7 +596,9 @@ def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
         if missing:
             raise ValueError(f"task {name!r}: class(es) {[train.classes[c] for c in sorted(missing)]} "
                              f"absent from the {part} split; use a larger {part} split")
-    return Task(name, train, val, test)
+    resolved = {"image_size": int(train.images.shape[-1]) if train.images.dim() == 4 else None,
+                "data_root": str(Path(spec["root"]).resolve()) if spec.get("root") else None, "seed": seed}
+    return Task(name, train, val, test, spec={**spec, **resolved})
 
 
 def make_tasks(specs: dict[str, dict[str, Any]], data_root: str | None = None,

@@ -196,12 +196,13 @@ def check_all_classes(labels: np.ndarray, classes: list[str], split: str, source
 
 
 def pick_split(split: str, labels: np.ndarray, test_fraction: float,
-               groups: np.ndarray | None = None) -> np.ndarray:
-    """Indices of ``split`` ('train' or 'test') of a pool with ``labels`` (N,), split by SPLIT_SEED."""
+               groups: np.ndarray | None = None, classes: list[str] | None = None) -> np.ndarray:
+    """Indices of ``split`` ('train' or 'test') of a pool with ``labels`` (N,), split by SPLIT_SEED
+    (``classes`` names the labels when the data are too few for the split)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r} "
                          "(make_task carves val out of train)")
-    train, test = split_indices(labels, test_fraction, SPLIT_SEED, groups)
+    train, test = split_indices(labels, test_fraction, SPLIT_SEED, groups, classes)
     return train if split == "train" else test
 
 
@@ -261,7 +262,7 @@ def load_ham10000(root: str | os.PathLike | None = None, split: str = "train", *
     table = read_csv(csv, ["lesion_id", "image_id", "dx"], "HAM10000")
     labels = encode_labels(table["dx"], HAM10000_CLASSES, str(csv))
     groups = table["lesion_id"].to_numpy()
-    index = pick_split(split, labels, test_fraction, groups)
+    index = pick_split(split, labels, test_fraction, groups, HAM10000_CLASSES)
     paths = [_ham10000_image(folder, table["image_id"].iat[i]) for i in index]
     return file_image_set(paths, labels[index], HAM10000_CLASSES, split=split, source="ham10000",
                           image_size=image_size, groups=groups[index], skip_bad=skip_bad)
@@ -404,7 +405,7 @@ def load_isic2019(root: str | os.PathLike | None = None, split: str = "train", *
     has_unknown = np.any(labels == ISIC2019_CLASSES.index("UNK"))
     classes = ISIC2019_CLASSES if has_unknown else ISIC2019_CLASSES[:-1]
     groups = _isic2019_lesions(folder, table["image"])
-    index = pick_split(split, labels, test_fraction, groups)
+    index = pick_split(split, labels, test_fraction, groups, classes)
     paths = [str(image_folder / f"{table['image'].iat[i]}.jpg") for i in index]
     return file_image_set(paths, labels[index], classes, split=split, source="isic2019",
                           image_size=image_size, groups=groups[index], skip_bad=skip_bad)
@@ -445,7 +446,7 @@ def load_csv_images(root: str | os.PathLike | None = None, split: str = "train",
                              "'test' (make_task carves val out of train)")
         index = np.flatnonzero(table[split_column].to_numpy() == split)
     else:
-        index = pick_split(split, labels, test_fraction)
+        index = pick_split(split, labels, test_fraction, classes=classes)
     paths = [str(folder / image_dir / table[file_column].iat[i]) for i in index]
     return file_image_set(paths, labels[index], classes, split=split, source=path.stem,
                           image_size=image_size, mode=mode, skip_bad=skip_bad)

@@ -120,3 +120,94 @@ def test_subset_keeps_every_per_sample_field_aligned():
     sub = ds.subset(np.array([4, 1]))
     assert sub.images.flatten().tolist() == [4, 1] and sub.labels.tolist() == [0, 1]
     assert sub.fine_labels.tolist() == [4, 1] and sub.groups.tolist() == [40, 10]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"dataset": "digits", "postive": 1}, "unknown key.*'postive'.*valid"),
+    ({"dataset": "fashoin"}, "unknown or missing dataset 'fashoin'; valid: .*fashion-mnist"),
+    ({"dataset": "digits", "train_size": "300"}, "train_size='300' is not an int >= 1"),
+    ({"dataset": "digits", "val_fraction": 1.5}, r"val_fraction=1.5 is not a fraction in \(0, 1\)"),
+    ({"dataset": "digits", "counts": [10, 0]}, "counts=.* is not a list of per-class counts >= 1"),
+    ({"dataset": "digits", "profile": "ham1000"}, "unknown profile 'ham1000'; valid: ham10000"),
+    ({"dataset": "fashion-mnist", "positive": "T-shirt"}, "unknown positive class 'T-shirt'.*'T-shirt/top'"),
+    ({"dataset": "digits", "positive": 10}, r"unknown positive class 10.*index 0..9"),
+    ({"dataset": "digits", "ratio": 9}, "ratio=9 applies to one-vs-rest tasks; add 'positive'"),
+    ({"dataset": "digits", "options": {"flag": "x"}}, r"digits has no option\(s\) \['flag'\]"),
+])
+def test_task_specs_are_checked_up_front_with_the_valid_choices(spec, message):
+    from nbutils.data import check_task_spec
+    with pytest.raises(ValueError, match=message):
+        check_task_spec("t", spec)
+
+
+def test_a_missing_data_folder_is_named_with_the_files_within_a_second(tmp_path, monkeypatch):
+    import time
+
+    from nbutils.data import check_task_spec
+    monkeypatch.setattr("nbutils.data.read_idx", lambda path: pytest.fail("the check must not read files"))
+    for offline in ("HF_HUB_OFFLINE", "NBUTILS_OFFLINE"):
+        monkeypatch.delenv(offline, raising=False)
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError) as error:  # online too: there is no folder to download into
+        check_task_spec("t", {"dataset": "fashion-mnist", "root": "/elsewhere"}, data_root=tmp_path / "nowhere")
+    assert time.perf_counter() - start < 1
+    text = str(error.value)
+    assert "task 't'" in text and f"{tmp_path / 'nowhere'} (no such folder)" in text
+    assert "train-images-idx3-ubyte, train-labels-idx1-ubyte" in text
+    monkeypatch.setenv("NBUTILS_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match=f"not found in {tmp_path}. Install"):
+        check_task_spec("t", {"dataset": "fashion-mnist"}, data_root=tmp_path)  # a folder, but empty
+    with pytest.raises(FileNotFoundError, match="cifar10 not found in .*data_batch_1"):
+        check_task_spec("t", {"dataset": "cifar10", "root": str(tmp_path)})
+
+
+def test_a_present_data_set_passes_the_check(idx_folder):
+    from nbutils.data import check_task_spec
+    check_task_spec("t", {"dataset": "fashion-mnist", "positive": 0, "train_size": 100}, data_root=idx_folder)
+    check_task_spec("t", {"dataset": "digits", "positive": "3", "ratio": 5, "val_fraction": 0.2})
+
+
+def test_a_task_carries_its_spec_with_the_resolved_size_root_and_seed(idx_folder, tmp_path):
+    import shutil
+    spec = {"dataset": "fashion-mnist", "positive": "T-shirt/top"}
+    other_root = shutil.copytree(idx_folder, tmp_path / "copy")
+    native = make_tasks({"a": spec}, data_root=str(idx_folder))["a"]
+    assert native.spec == {**spec, "root": str(idx_folder), "image_size": 28,
+                           "data_root": str(idx_folder.resolve()), "seed": 0}
+    assert make_tasks({"a": spec}, data_root=str(idx_folder), image_size=32)["a"].spec["image_size"] == 32
+    assert make_tasks({"a": spec}, data_root=str(other_root))["a"].spec != native.spec
+    assert make_tasks({"a": spec}, data_root=str(idx_folder), seed=1)["a"].spec != native.spec
+    assert make_task("d", {"dataset": "digits"}).spec["data_root"] is None
+
+
+def small_grouped_pool(images_per_class=(20, 12, 10, 8, 8, 6, 6), images_per_group=2):
+    """Labels (N,) and groups (N,) of a small lesion-grouped data set: 35 groups over 7 classes."""
+    labels = np.repeat(np.arange(len(images_per_class)), images_per_class)
+    return labels, np.arange(len(labels)) // images_per_group
+
+
+def test_a_small_grouped_split_falls_back_per_class_with_a_warning_naming_the_classes():
+    from nbutils.data import split_indices
+    labels, groups = small_grouped_pool()
+    classes = ["nv", "mel", "bkl", "bcc", "akiec", "vasc", "df"]
+    with pytest.warns(UserWarning, match=r"6 of 35 groups.*fewer than the 7 classes.*'vasc' \(3\), 'df' \(3\)"):
+        rest, part = split_indices(labels, 0.15, seed=0, groups=groups, classes=classes)
+    assert set(labels[rest]) == set(labels[part]) == set(range(7))
+    assert not set(groups[rest]) & set(groups[part]) and len(rest) + len(part) == len(labels)
+
+
+def test_a_class_with_a_single_group_is_named_with_its_count():
+    from nbutils.data import split_indices
+    labels, groups = small_grouped_pool((20, 12, 10, 8, 8, 6, 2))
+    with pytest.raises(ValueError, match="'df' has only 1 .*at least 2 needed.*add data of that class"):
+        split_indices(labels, 0.15, seed=0, groups=groups, classes=["nv", "mel", "bkl", "bcc", "akiec", "vasc", "df"])
+
+
+def test_large_splits_are_unchanged_by_the_small_data_fallback():
+    from sklearn.model_selection import train_test_split
+
+    from nbutils.data import split_indices
+    labels = np.arange(500) % 5
+    rest, part = split_indices(labels, 0.2, seed=3)
+    _, expected = train_test_split(np.arange(500), test_size=0.2, stratify=labels, random_state=3)
+    np.testing.assert_array_equal(part, np.sort(expected))

@@ -1,4 +1,5 @@
-"""Metrics of the papers (balanced accuracy, per-class AP, AUROC, F1) and mean ± std over seeds.
+"""Metrics of the papers (balanced accuracy, per-class AP, AUROC, F1, accuracy), their intervals
+over seeds, and a bootstrap over test images.
 
 Scores are always (N, C) class scores (logits or probabilities, C >= 2; a binary task has
 C = 2 with class 1 the positive/minority class); labels are (N,) integers in 0..C-1. Every
@@ -7,13 +8,24 @@ ranking metric is scikit-learn's, one-vs-rest on column c of the scores.
 A class absent from ``y_true`` has no defined AP or AUROC: ``per_class_ap`` gives NaN for it
 (scikit-learn would give a misleading 0) and the macro averages skip it, as scikit-learn's
 balanced accuracy skips it. Precision, recall and F1 follow scikit-learn with zero_division=0.
+
+Intervals (the choice for every results table). A table cell is "mean ± h": the mean over
+seeds and the half-width h of its 95% interval. With n >= 2 seeds, h = t(0.975, n - 1) * s / sqrt(n)
+(s the sample std over seeds): the interval of the mean over training runs, which is what a
+reader compares methods by; it is wide with 2 seeds (t = 12.7) on purpose — two seeds say little.
+With one seed there is no spread over training runs, so h is half the width of the 2.5-97.5%
+percentile interval over a stratified bootstrap of the test images (``bootstrap_runs``): it
+reflects the finite test set only, not training noise, and the table says so. A stratified
+bootstrap (resampling within each true class) keeps the test set's class counts, as the
+stratified split fixed them.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn import metrics as skm
 
 
@@ -111,7 +123,7 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray, classes: list[str],
     """Every metric of one run as a flat dict, ready to be a row of a results table.
 
     y_true: (N,) int; scores: (N, C) with C == len(classes); y_pred: (N,) int, default argmax of scores.
-    Keys: ba, macro_ap, auroc, macro_f1, macro_recall, macro_precision, ap/<class>, f1/<class>,
+    Keys: ba, accuracy, macro_ap, auroc, macro_f1, macro_recall, macro_precision, ap/<class>, f1/<class>,
     recall/<class>, precision/<class> (class names as given) and confusion (list of lists).
     """
     y, s = check_scores(y_true, scores)
@@ -120,15 +132,23 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray, classes: list[str],
     y_pred = s.argmax(axis=1) if y_pred is None else check_labels(y_pred, len(classes), "y_pred")
     ap = per_class_ap(y, s)
     precision, recall, f1 = precision_recall_f1(y, y_pred, len(classes))
+    matrix = confusion(y, y_pred, len(classes))
     row: dict[str, float | list] = {
-        "ba": balanced_accuracy(y, y_pred), "macro_ap": float(np.nanmean(ap)), "auroc": auroc(y, s),
+        "ba": balanced_accuracy(y, y_pred), "accuracy": accuracy_from_confusion(matrix),
+        "macro_ap": float(np.nanmean(ap)), "auroc": auroc(y, s),
         "macro_f1": float(f1.mean()), "macro_recall": float(recall.mean()),
         "macro_precision": float(precision.mean()),
     }
     for name, values in (("ap", ap), ("f1", f1), ("recall", recall), ("precision", precision)):
         row.update({f"{name}/{c}": float(v) for c, v in zip(classes, values)})
-    row["confusion"] = confusion(y, y_pred, len(classes)).tolist()
+    row["confusion"] = matrix.tolist()
     return row
+
+
+def accuracy_from_confusion(matrix: np.ndarray | list) -> float:
+    """Fraction of correct predictions from a (C, C) confusion matrix (the LMF paper's accuracy)."""
+    m = np.asarray(matrix, dtype=float)
+    return float(np.trace(m) / m.sum())
 
 
 def metric_columns(rows: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
@@ -138,13 +158,16 @@ def metric_columns(rows: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]
 
 
 def summarize(rows: pd.DataFrame, by: Sequence[str] = ("task", "method"),
-              metrics: Sequence[str] | None = None) -> pd.DataFrame:
+              metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
     """Mean and std over seeds of each metric, one row per group.
 
     rows: one row per run (e.g. ``evaluate`` output plus task, method, seed).
-    Returns a frame indexed by ``by`` with columns ``<metric>_mean``, ``<metric>_std`` and ``n_runs``.
-    std is the sample std (ddof=1, pandas' default) — the estimate the papers' "mean ± std over
-    3 runs" most plausibly use; it is NaN for a group of one run. NaN metric values are skipped.
+    Returns a frame indexed by ``by`` with columns ``<metric>_mean``, ``<metric>_std``,
+    ``<metric>_half`` and ``n_runs``. std is the sample std (ddof=1, pandas' default) — the
+    estimate the papers' "mean ± std over 3 runs" most plausibly use; half is the half-width of
+    the ``level`` t-interval of the mean over seeds (module docstring). Both are NaN for a group
+    of one run (``with_image_intervals`` fills half from a test-image bootstrap). NaN metric
+    values are skipped.
     """
     by = list(by)
     missing = [c for c in by if c not in rows.columns]
@@ -155,19 +178,33 @@ def summarize(rows: pd.DataFrame, by: Sequence[str] = ("task", "method"),
     if unknown:
         raise ValueError(f"metrics {unknown} not in rows; numeric columns are {metric_columns(rows, by)}")
     groups = rows.groupby(by, sort=False)
-    stats = groups[metrics].agg(["mean", "std"])
-    stats.columns = [f"{metric}_{stat}" for metric, stat in stats.columns]
-    stats["n_runs"] = groups.size()
-    return stats
+    table = groups[metrics].agg(["mean", "std"])
+    table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
+    counts = groups[metrics].count()
+    for metric in metrics:
+        table[f"{metric}_half"] = t_half_width(table[f"{metric}_std"], counts[metric], level)
+    table["n_runs"] = groups.size()
+    return table[[f"{m}_{stat}" for m in metrics for stat in ("mean", "std", "half")] + ["n_runs"]]
+
+
+def t_half_width(std: pd.Series | np.ndarray, n: pd.Series | np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Half-width t(1/2 + level/2, n - 1) * std / sqrt(n) of the interval of a mean of n values (NaN for n < 2)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        quantile = stats.t.ppf((1 + level) / 2, np.where(n >= 2, n - 1, np.nan))
+        return np.asarray(quantile * np.asarray(std, dtype=float) / np.sqrt(n))
 
 
 def format_mean_std(summary: pd.DataFrame, metrics: Sequence[str] | None = None,
-                    scale: float = 100, digits: int = 1) -> pd.DataFrame:
+                    scale: float = 100, digits: int = 1, spread: str = "std") -> pd.DataFrame:
     """Strings "62.6 ± 2.2" (values times ``scale``) per metric, same index as ``summary``.
 
-    metrics default to every metric of ``summary`` (the output of ``summarize``); a NaN std
-    (a single run) prints the mean alone.
+    metrics default to every metric of ``summary`` (the output of ``summarize``); spread "std"
+    prints ± the std over seeds, "half" ± the half-width of the 95% interval (``summarize``'s
+    ``_half``; the module docstring says which interval). A NaN spread prints the mean alone.
     """
+    if spread not in ("std", "half"):
+        raise ValueError(f"spread must be 'std' or 'half', got {spread!r}")
     available = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
     metrics = available if metrics is None else list(metrics)
     unknown = [m for m in metrics if m not in available]
@@ -178,5 +215,90 @@ def format_mean_std(summary: pd.DataFrame, metrics: Sequence[str] | None = None,
         text = f"{mean * scale:.{digits}f}"
         return text if np.isnan(std) else f"{text} ± {std * scale:.{digits}f}"
 
-    return pd.DataFrame({m: [cell(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]
+    return pd.DataFrame({m: [cell(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_{spread}"])]
                          for m in metrics}, index=summary.index)
+
+
+def stratified_weights(labels: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, N) counts of each test image in a stratified bootstrap: within each true class,
+    as many draws with replacement as the class has images."""
+    y = np.asarray(labels)
+    weights = np.zeros((n_boot, len(y)))
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), size=n_boot)
+    return weights
+
+
+def weighted_ap(relevant: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(B,) average precision of ``score`` (N,) for the (N,) bool ``relevant`` under each row of
+    ``weights`` (B, N) (sample counts): scikit-learn's AP, sum over thresholds of
+    (R_k - R_(k-1)) * P_k, with tied scores forming one threshold. NaN where no relevant weight."""
+    order = np.argsort(-score, kind="mergesort")
+    s, rel, w = score[order], relevant[order].astype(float), weights[:, order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
+    tp, fp = np.cumsum(w * rel, axis=1)[:, last_of_tie], np.cumsum(w * (1 - rel), axis=1)[:, last_of_tie]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = tp / tp[:, -1:]
+    gain = np.diff(np.concatenate([np.zeros((len(w), 1)), recall], axis=1), axis=1)
+    return (gain * precision).sum(axis=1)
+
+
+def replicate_metrics(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str],
+                      weights: np.ndarray) -> dict[str, np.ndarray]:
+    """``evaluate``'s numeric metrics (but AUROC) of one run under each row of ``weights`` (B, N):
+    {name: (B,)}. labels (N,), scores (N, C); predictions are the argmax, as in ``evaluate``."""
+    y, s = check_scores(labels, scores)
+    one_hot = np.eye(len(classes))[y]
+    predicted = np.eye(len(classes))[s.argmax(axis=1)]
+    tp, support, n_predicted = weights @ (one_hot * predicted), weights @ one_hot, weights @ predicted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, tp / support, np.nan)
+        precision = np.where(n_predicted > 0, tp / n_predicted, 0.0)
+        f1 = np.where(support + n_predicted > 0, 2 * tp / (support + n_predicted), 0.0)
+    ap = np.stack([weighted_ap(y == c, s[:, c], weights) for c in range(len(classes))], axis=1)
+    values = {"ba": np.nanmean(recall, axis=1), "accuracy": tp.sum(axis=1) / weights.sum(axis=1),
+              "macro_ap": np.nanmean(ap, axis=1), "macro_f1": f1.mean(axis=1),
+              "macro_recall": np.nan_to_num(recall).mean(axis=1), "macro_precision": precision.mean(axis=1)}
+    for name, per_class in (("ap", ap), ("f1", f1), ("recall", recall), ("precision", precision)):
+        values.update({f"{name}/{c}": per_class[:, i] for i, c in enumerate(classes)})
+    return values
+
+
+def bootstrap_runs(labels: np.ndarray, run_scores: Mapping[Hashable, np.ndarray], classes: Sequence[str],
+                   n_boot: int = 500, seed: int = 0) -> dict[Hashable, dict[str, np.ndarray]]:
+    """Every run's metrics over the SAME ``n_boot`` stratified bootstrap resamples of the test set,
+    so differences between runs stay paired: {run key: {metric: (n_boot,)}}.
+
+    labels: (N,) test labels; run_scores: {key, e.g. (method, seed): (N, C) test scores}."""
+    weights = stratified_weights(labels, n_boot, np.random.default_rng(seed))
+    return {key: replicate_metrics(labels, scores, classes, weights) for key, scores in run_scores.items()}
+
+
+def with_image_intervals(summary: pd.DataFrame, rows: pd.DataFrame,
+                         replicates: Mapping[tuple[str, int], Mapping[str, np.ndarray]],
+                         level: float = 0.95) -> pd.DataFrame:
+    """``summarize`` output of one task by method, with ``<metric>_half`` of single-run methods
+    filled from the test-image bootstrap: half the width of its central ``level`` percentile
+    interval. rows: that task's result rows (to find each single run's seed); replicates: from
+    ``bootstrap_runs`` keyed by (method, seed). Methods with 2+ runs keep the t-interval."""
+    filled = summary.copy()
+    metrics = [c.removesuffix("_half") for c in summary.columns if c.endswith("_half")]
+    for method in summary.index[summary["n_runs"] == 1]:
+        seed = rows.loc[rows["method"] == method, "seed"].item()
+        for metric in metrics:
+            low, high = np.nanquantile(replicates[(method, seed)][metric], [(1 - level) / 2, (1 + level) / 2])
+            filled.loc[method, f"{metric}_half"] = (high - low) / 2
+    return filled
+
+
+def interval_table(rows: pd.DataFrame, metrics: Sequence[str], replicates: Mapping | None = None,
+                   level: float = 0.95, scale: float = 100, digits: int = 1) -> pd.DataFrame:
+    """One task's "mean ± half-width of the ``level`` interval" strings per method and metric
+    (percentages): a t-interval over seeds, or the test-image bootstrap for a single-run method
+    when ``replicates`` (``bootstrap_runs``, keyed by (method, seed)) are given."""
+    summary = summarize(rows, by=("method",), metrics=metrics, level=level)
+    if replicates is not None:
+        summary = with_image_intervals(summary, rows, replicates, level)
+    return format_mean_std(summary, metrics, scale=scale, digits=digits, spread="half")

@@ -4,8 +4,9 @@ import pytest
 from scipy.special import softmax
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nbutils.metrics import (auroc, balanced_accuracy, confusion, evaluate, format_mean_std, macro_ap,
-                             per_class_ap, precision_recall_f1, summarize)
+from nbutils.metrics import (auroc, balanced_accuracy, bootstrap_runs, confusion, evaluate, format_mean_std,
+                             interval_table, macro_ap, per_class_ap, precision_recall_f1, replicate_metrics,
+                             stratified_weights, summarize, weighted_ap)
 
 
 def random_task(n_classes: int, n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +56,7 @@ def test_hand_worked_binary_example():
     assert row["macro_precision"] == pytest.approx((2 / 3 + 1) / 2)
     assert row["macro_recall"] == pytest.approx(0.75)
     assert row["confusion"] == [[2, 0], [1, 1]]
+    assert row["accuracy"] == pytest.approx(0.75)
 
 
 def test_evaluate_uses_given_predictions():
@@ -110,13 +112,15 @@ def results() -> pd.DataFrame:
 
 def test_summarize_mean_sample_std_and_run_count():
     summary = summarize(results())
-    assert list(summary.columns) == ["ba_mean", "ba_std", "ap/x_mean", "ap/x_std", "n_runs"]
+    assert list(summary.columns) == ["ba_mean", "ba_std", "ba_half", "ap/x_mean", "ap/x_std", "ap/x_half", "n_runs"]
     ce = summary.loc[("t", "ce")]
     assert ce["ba_mean"] == pytest.approx(0.62)
     assert ce["ba_std"] == pytest.approx(0.02)  # ddof=1: sqrt((0.02^2 + 0 + 0.02^2) / 2)
     assert ce["ap/x_std"] == pytest.approx(0.1)
     assert ce["n_runs"] == 3
     assert np.isnan(summary.loc[("t", "rg"), "ba_std"])
+    assert ce["ba_half"] == pytest.approx(4.302653 * 0.02 / np.sqrt(3))  # 95% t-interval over 3 seeds
+    assert np.isnan(summary.loc[("t", "rg"), "ba_half"])
 
 
 def test_format_mean_std_prints_percentages():
@@ -132,3 +136,42 @@ def test_summarize_and_format_name_unknown_columns():
         summarize(results(), by=("dataset",))
     with pytest.raises(ValueError, match="available"):
         format_mean_std(summarize(results()), ["auroc"])
+
+
+def test_format_prints_the_interval_half_width():
+    table = format_mean_std(summarize(results()), ["ba"], spread="half")
+    assert table.loc[("t", "ce"), "ba"] == f"62.0 ± {100 * 4.302653 * 0.02 / np.sqrt(3):.1f}"
+    with pytest.raises(ValueError, match="'std' or 'half'"):
+        format_mean_std(summarize(results()), ["ba"], spread="sem")
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_weighted_metrics_equal_evaluate_on_the_resampled_set(n_classes):
+    y, s = random_task(n_classes)
+    s = np.round(s, 1)  # ties
+    weights = stratified_weights(y, 3, np.random.default_rng(0))
+    classes = [f"c{i}" for i in range(n_classes)]
+    values = replicate_metrics(y, s, classes, np.vstack([np.ones(len(y)), weights]))
+    for b, w in enumerate(np.vstack([np.ones(len(y)), weights])):
+        picked = np.repeat(np.arange(len(y)), w.astype(int))
+        expected = evaluate(y[picked], s[picked], classes)
+        for key in ("ba", "accuracy", "macro_ap", "macro_f1", "macro_recall", "macro_precision", "ap/c1", "f1/c0"):
+            assert values[key][b] == pytest.approx(expected[key]), key
+    assert weighted_ap(y == 1, s[:, 1], np.ones((1, len(y))))[0] == pytest.approx(average_precision_score(y == 1, s[:, 1]))
+
+
+def test_stratified_bootstrap_keeps_class_counts():
+    y = np.repeat([0, 1, 2], [50, 7, 3])
+    weights = stratified_weights(y, 20, np.random.default_rng(1))
+    for c, n in zip(range(3), (50, 7, 3)):
+        assert (weights[:, y == c].sum(axis=1) == n).all()
+
+
+def test_single_seed_methods_get_a_test_image_interval():
+    y, good = random_task(2, n=400)
+    rows = pd.DataFrame([{"task": "t", "method": "ce", "seed": 0, **evaluate(y, good, ["a", "b"])}])
+    replicates = bootstrap_runs(y, {("ce", 0): good}, ["a", "b"], n_boot=200)
+    cell = interval_table(rows, ["ba"], replicates).loc["ce", "ba"]
+    half = float(cell.split(" ± ")[1])
+    assert 0.5 < half < 15  # a few points on 400 images, not zero and not absent
+    assert " ± " not in interval_table(rows, ["ba"]).loc["ce", "ba"]  # no replicates: the mean alone

@@ -20,21 +20,40 @@ from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans, Sp
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
+from sklearn.preprocessing import normalize as unit_rows
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 AUTO_MAX_CLUSTERS = 20  # n_clusters="auto" tries k = 2..min(this, ceil(n_j / n')) per class
 AUTO_SAMPLE_SIZE = 2000  # ... on a random subsample of at most this many samples of the class
+# k-means keeps the best (lowest inertia) of this many k-means++ starts: scikit-learn's default
+# until 1.4 (the k-means the papers ran), where n_init="auto" now means a single start. Measured on
+# the demo's majority class (1,147 x 1280 effnet-lite0 embeddings, L2-normalised, k = 9, 5 seeds):
+# NMI with the fine labels 0.631 +- 0.012 with one start, 0.639 +- 0.001 with 10; 0.04 s -> 0.38 s.
+KMEANS_N_INIT = 10
 
 _ESTIMATORS: dict[str, Callable[[int, np.random.RandomState, int], Any]] = {
-    "kmeans": lambda k, rng, n: KMeans(k, n_init="auto", random_state=rng),
+    "kmeans": lambda k, rng, n: KMeans(k, n_init=KMEANS_N_INIT, random_state=rng),
     "minibatch-kmeans": lambda k, rng, n: MiniBatchKMeans(k, n_init="auto", random_state=rng),
     "gmm": lambda k, rng, n: GaussianMixture(k, covariance_type="diag", random_state=rng),
     "agglomerative": lambda k, rng, n: AgglomerativeClustering(k),
     "spectral": lambda k, rng, n: SpectralClustering(k, affinity="nearest_neighbors",
                                                      n_neighbors=min(10, n - 1), random_state=rng),
 }
-CLUSTERINGS = (*_ESTIMATORS, "random")
+CLUSTERINGS = (*_ESTIMATORS, "random")  # valid ``clustering`` names
+AGGREGATIONS = ("max", "sum")  # valid ``how`` of :func:`aggregate`
+
+
+def check_clustering(clustering: Any) -> None:
+    """ValueError naming the valid clusterings unless ``clustering`` is one of ``CLUSTERINGS``."""
+    if clustering not in CLUSTERINGS:
+        raise ValueError(f"unknown clustering {clustering!r}; valid: {', '.join(CLUSTERINGS)}")
+
+
+def check_aggregation(how: Any) -> None:
+    """ValueError naming the valid aggregations unless ``how`` is one of ``AGGREGATIONS``."""
+    if how not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATIONS)}")
 
 
 def random_split(n: int, k: int, rng: np.random.RandomState) -> np.ndarray:
@@ -46,8 +65,7 @@ def random_split(n: int, k: int, rng: np.random.RandomState) -> np.ndarray:
 
 def cluster(embeddings: np.ndarray, k: int, clustering: str = "kmeans", random_state: Any = 0) -> np.ndarray:
     """Cluster ids (n,) in 0..k-1 of embeddings (n, D); some ids may be unused (gmm, spectral)."""
-    if clustering not in CLUSTERINGS:
-        raise ValueError(f"unknown clustering {clustering!r}; valid: {', '.join(CLUSTERINGS)}")
+    check_clustering(clustering)
     rng = check_random_state(random_state)
     if k == 1:
         return np.zeros(len(embeddings), dtype=np.int64)
@@ -118,12 +136,20 @@ class Regrouper(BaseEstimator):
         with the best silhouette score, measured by clustering a random subsample of at most
         AUTO_SAMPLE_SIZE of its samples; the scores are kept in ``silhouette_scores_``.
     threshold is used by "threshold", an int and "auto" only.
-    clustering: "kmeans" (one k-means++ init, sklearn's n_init="auto"), "minibatch-kmeans",
+    clustering: "kmeans" (the best of ``KMEANS_N_INIT`` = 10 k-means++ starts), "minibatch-kmeans"
+      (sklearn's n_init="auto": 3 starts),
       "gmm" (diagonal covariances), "agglomerative" (Ward; memory grows as n_j^2), "spectral"
       (10-nearest-neighbour graph) or "random" -- the paper's control: the same k_j, samples
       assigned at random to groups of near-equal size. Compare "random" with a clustering at
       the same ``n_clusters_per_class_`` (pass it as the dict form when n_clusters="auto").
     random_state: int, None or RandomState, for the clusterings and subsamples.
+    normalize: scale every embedding to L2 norm 1 before clustering (default True), so the
+      Euclidean clusterings group by cosine similarity, the similarity CLIP is trained with.
+      Measured on the demo's majority class (Fashion-MNIST 'rest', 1,147 training images, k = 9,
+      k-means with 10 starts, 5 seeds), NMI of the clusters with the fine labels: effnet-lite0
+      0.639 +- 0.001 normalised vs 0.611 +- 0.008 not; raw pixels 0.623 vs 0.514; PCA 0.517 vs
+      0.521 (no difference). The encoders' own outputs stay unnormalised: an MLP probe on
+      unit-length effnet-lite0 embeddings did not learn in 3 epochs (macro AP 0.55 vs 0.87).
 
     Fitted attributes:
       pseudo_labels_ (N,) int64 in 0..K-1, numbered by real class, then cluster (the
@@ -135,17 +161,19 @@ class Regrouper(BaseEstimator):
     """
 
     def __init__(self, n_clusters: Any = "threshold", threshold: float | None = None,
-                 clustering: str = "kmeans", random_state: Any = 0):
+                 clustering: str = "kmeans", random_state: Any = 0, normalize: bool = True):
         self.n_clusters = n_clusters
         self.threshold = threshold
         self.clustering = clustering
         self.random_state = random_state
+        self.normalize = normalize
 
     def fit(self, embeddings: np.ndarray, labels: np.ndarray) -> "Regrouper":
         """embeddings (N, D) float, labels (N,) int in 0..C-1 with every class present."""
-        if self.clustering not in CLUSTERINGS:
-            raise ValueError(f"unknown clustering {self.clustering!r}; valid: {', '.join(CLUSTERINGS)}")
+        check_clustering(self.clustering)
         X, y = validate_data(self, embeddings, labels, dtype=[np.float64, np.float32])
+        if self.normalize:
+            X = unit_rows(X)
         counts = _class_counts(y)
         rng = check_random_state(self.random_state)
         if isinstance(self.n_clusters, str) and self.n_clusters == "auto":
@@ -253,8 +281,7 @@ def aggregate(scores: np.ndarray | torch.Tensor, mapping: np.ndarray,
     sum of its pseudo-class probabilities, which keeps probabilities summing to 1.
     Returns the same kind as ``scores`` (NumPy array, or torch tensor on the same device).
     """
-    if how not in ("max", "sum"):
-        raise ValueError(f"unknown aggregation {how!r}; valid: max, sum")
+    check_aggregation(how)
     mapping = _check_mapping(mapping)
     values = torch.as_tensor(scores)
     if values.ndim != 2 or values.shape[1] != len(mapping):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import normalized_mutual_info_score
 
 from nbutils import regroup
 from nbutils.regroup import (CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics, cluster_size_table,
@@ -11,6 +12,7 @@ from nbutils.regroup import (CLUSTERINGS, Regrouper, aggregate, cluster_diagnost
 def blobs(sizes_by_class: list[list[int]], seed: int = 0):
     """Well separated 2-D blobs: class c is made of len(sizes_by_class[c]) blobs of the given sizes.
 
+    Blob b sits at radius 10 and angle 0.6 b, so the blobs stay apart after L2 normalisation too.
     Returns embeddings (N, 2), labels (N,) and fine labels (N,) = the blob of each sample.
     """
     rng = np.random.default_rng(seed)
@@ -18,7 +20,7 @@ def blobs(sizes_by_class: list[list[int]], seed: int = 0):
     blob = 0
     for c, sizes in enumerate(sizes_by_class):
         for size in sizes:
-            X.append(rng.normal(size=(size, 2)) * 0.1 + [10.0 * blob, 5.0 * (blob % 2)])
+            X.append(rng.normal(size=(size, 2)) * 0.1 + [10.0 * np.cos(0.6 * blob), 10.0 * np.sin(0.6 * blob)])
             y += [c] * size
             fine += [blob] * size
             blob += 1
@@ -159,7 +161,52 @@ def test_input_validation():
 
 def test_is_a_scikit_learn_estimator():
     r = clone(Regrouper(n_clusters=3, clustering="gmm"))
-    assert r.get_params() == {"n_clusters": 3, "threshold": None, "clustering": "gmm", "random_state": 0}
+    assert r.get_params() == {"n_clusters": 3, "threshold": None, "clustering": "gmm", "random_state": 0,
+                              "normalize": True}
+
+
+def test_kmeans_keeps_the_best_of_several_starts():
+    """A 4 x 4 grid of close blobs (noise 0.15, spacing 1): with one k-means++ start (sklearn's
+    n_init='auto') 5 of these 20 seeds end in a local optimum (NMI 0.955-0.967 instead of 0.992,
+    measured); with KMEANS_N_INIT = 10 starts none does."""
+    assert regroup.KMEANS_N_INIT == 10
+    rng = np.random.default_rng(0)
+    centres = np.array([(a, b) for a in range(4) for b in range(4)], dtype=float)
+    X = np.concatenate([c + rng.normal(size=(25, 2)) * 0.15 for c in centres])
+    fine = np.repeat(np.arange(16), 25)
+    scores = [normalized_mutual_info_score(fine, regroup.cluster(X, 16, "kmeans", seed)) for seed in range(20)]
+    assert min(scores) > 0.99
+
+
+def test_embeddings_are_l2_normalised_before_clustering():
+    """Two directions (fine labels), lengths spread over 1..100: on unit vectors k-means finds the
+    directions; on the raw vectors it splits by length."""
+    rng = np.random.default_rng(0)
+    fine = np.repeat([0, 1], 100)
+    directions = np.array([[1.0, 0.8], [0.8, 1.0]])[fine] + rng.normal(size=(200, 2)) * 0.01
+    X = directions * rng.uniform(1, 100, size=(200, 1))
+    X = np.concatenate([X, [[5.0, 5.0]] * 20])  # class 1, not regrouped
+    y = np.repeat([0, 1], [200, 20])
+    by_direction = Regrouper(n_clusters={0: 2}).fit(X, y)
+    by_length = Regrouper(n_clusters={0: 2}, normalize=False).fit(X, y)
+    nmi = lambda r: cluster_diagnostics(r.pseudo_labels_, r.mapping_, np.r_[fine, [2] * 20])["nmi_within"]
+    assert nmi(by_direction) == pytest.approx(1.0)
+    assert nmi(by_length) < 0.2
+
+
+def test_clusterings_and_aggregations_are_named_and_checked():
+    assert regroup.AGGREGATIONS == ("max", "sum")
+    assert {"kmeans", "random", "gmm"} <= set(CLUSTERINGS)
+    for how in regroup.AGGREGATIONS:
+        regroup.check_aggregation(how)
+    with pytest.raises(ValueError, match="unknown aggregation 'mean'; valid: max, sum"):
+        regroup.check_aggregation("mean")
+    with pytest.raises(ValueError, match="unknown aggregation 'mean'; valid: max, sum"):
+        aggregate(np.ones((2, 6)), MAPPING, how="mean")
+    with pytest.raises(ValueError, match="unknown clustering 'dbscan'; valid: kmeans, minibatch-kmeans, gmm"):
+        regroup.check_clustering("dbscan")
+    with pytest.raises(ValueError, match="unknown clustering"):
+        regroup.cluster(np.zeros((4, 2)), 2, "k-means")
 
 
 # ---- aggregation --------------------------------------------------------------------------------

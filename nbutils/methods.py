@@ -8,13 +8,16 @@ does every method x seed x task, skipping the runs a run folder already holds (r
 
 Per-method options come from the parameter file as ``{name: focal, gamma: 2}``. They go, by
 name, to the training settings (``epochs``, ``lr``...), to regrouping (``encoder``,
-``n_clusters``, ``clustering``, ``aggregate``, ``threshold``, ``encoder_options``), and the rest
-to the loss or the sampler, which reject what they do not know.
+``n_clusters``, ``clustering``, ``aggregate``, ``threshold``, ``encoder_options``) where the
+method uses them, and the rest to the loss or the sampler. :func:`check_method` checks all of it
+(names, types, choices; an option the method would ignore is an error) without loading data or
+training, and :func:`run_method` goes through the same checks.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import time
 import warnings
@@ -28,19 +31,23 @@ import torch
 
 from nbutils.config import build
 from nbutils.data import ImageSet, Task, TrainingSet
-from nbutils.encoders import encode
-from nbutils.losses import make_loss
+from nbutils.encoders import ENCODERS, check_encoder_options, encode
+from nbutils.losses import check_loss_options, make_loss
 from nbutils.metrics import evaluate
+from nbutils import models
 from nbutils.models import make_model
-from nbutils.regroup import Regrouper, aggregate, cluster_diagnostics
+from nbutils.regroup import AGGREGATIONS, CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics
 from nbutils.runtime import seed_everything
-from nbutils.sampling import PositiveEveryBatchSampler, resample
+from nbutils.sampling import PositiveEveryBatchSampler, check_sampler_options, resample
 from nbutils.train import TrainConfig, fit, predict_logits, predict_scores, softmax_scores
+
+RESULT_FORMAT = 2  # bump when what a result folder holds changes (2: model.pt is a state dict + its build options)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a method trains. labels: 'task' | 'regroup' | 'fine'; resample: a sampling name."""
+    """How a method trains. labels: 'task' | 'regroup' | 'fine'; resample: a sampling name;
+    train: training settings the method fixes (they win over the run's shared ones)."""
 
     loss: str = "ce"
     head: str = "linear"
@@ -51,6 +58,15 @@ class Recipe:
     probe: bool = False
     train: dict[str, Any] = field(default_factory=dict)
 
+    def regroup_options(self) -> tuple[str, ...]:
+        """The regrouping options (fields of :class:`RegroupOptions`) this method uses."""
+        if self.labels == "regroup":
+            fixed = ("clustering",) if self.clustering else ()  # rg-random: always random
+            return tuple(f.name for f in dataclasses.fields(RegroupOptions) if f.name not in fixed)
+        if self.labels == "fine":
+            return ("aggregate",)
+        return ("encoder", "encoder_options") if self.probe else ()
+
 
 METHODS: dict[str, Recipe] = {
     "ce": Recipe(),
@@ -59,12 +75,12 @@ METHODS: dict[str, Recipe] = {
     "ldam": Recipe(loss="ldam", head="cosine"),
     "ldam-drw": Recipe(loss="ldam-drw", head="cosine"),
     "la": Recipe(loss="la"),
-    "lmf": Recipe(loss="lmf", head="cosine"),
-    "ap": Recipe(loss="ap", batch_sampler=True),
+    "lmf": Recipe(loss="lmf"),  # a plain linear head, as the LMF authors train it
+    "ap": Recipe(loss="ap", batch_sampler=True),  # SOAP (Qi et al. 2021), not Chen et al.'s AP-loss
     "ros": Recipe(resample="ros"),
     "rus": Recipe(resample="rus"),
     "rusc": Recipe(resample="rusc"),
-    "augment": Recipe(resample="augment", train={"augment": False}),
+    "augment": Recipe(resample="augment"),
     "smote": Recipe(resample="smote"),
     "borderline-smote": Recipe(resample="borderline-smote"),
     "deepsmote": Recipe(resample="deepsmote"),
@@ -79,7 +95,9 @@ METHODS: dict[str, Recipe] = {
 
 @dataclass
 class RegroupOptions:
-    """Options of the regrouping methods (and the encoder of ``mlp-probe``)."""
+    """Options of the regrouping methods (and the encoder of ``mlp-probe``), checked on creation:
+    clustering one of regroup.CLUSTERINGS, aggregate one of regroup.AGGREGATIONS, encoder one of
+    encoders.ENCODERS with options valid for that encoder."""
 
     encoder: str = "effnet-lite0"
     encoder_options: dict = field(default_factory=dict)
@@ -88,9 +106,19 @@ class RegroupOptions:
     clustering: str = "kmeans"
     aggregate: str = "max"
 
-    def embed(self, images: torch.Tensor) -> np.ndarray:
-        """uint8 images (N, C, H, W) -> this encoder's embeddings (N, D), cached on disk."""
-        return encode(images, encoder=self.encoder, **self.encoder_options)
+    def __post_init__(self) -> None:
+        if self.clustering not in CLUSTERINGS:
+            raise ValueError(f"unknown clustering {self.clustering!r}; valid: {', '.join(CLUSTERINGS)}")
+        if self.aggregate not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregate {self.aggregate!r}; valid aggregations: {', '.join(AGGREGATIONS)}")
+        check_encoder_options(self.encoder, self.encoder_options)
+
+    def embed(self, images: torch.Tensor, fit_images: torch.Tensor | None = None) -> np.ndarray:
+        """uint8 images (N, C, H, W) -> this encoder's embeddings (N, D), cached on disk. An encoder
+        that is fitted (pca, autoencoder) is fitted on ``fit_images`` (N', C, H, W), default ``images``."""
+        fitted = "fit_images" in inspect.signature(ENCODERS[self.encoder]).parameters
+        fit = {"fit_images": fit_images} if fitted and fit_images is not None else {}
+        return encode(images, encoder=self.encoder, **self.encoder_options, **fit)
 
 
 @dataclass
@@ -101,8 +129,23 @@ class ModelOptions:
 
 
 @dataclass
+class MethodPlan:
+    """Everything :func:`run_method` needs from a method entry and the run's settings, all checked."""
+
+    name: str
+    options: dict[str, Any]
+    recipe: Recipe
+    train: TrainConfig
+    regroup: RegroupOptions
+    model: ModelOptions
+    loss_options: dict[str, Any]
+    sampler_options: dict[str, Any]
+
+
+@dataclass
 class Result:
-    """One trained method: its result row, per-epoch history, test scores (N, C) and model."""
+    """One trained method: its result row, per-epoch history, test scores (N, C) and model, with the
+    ``make_model`` arguments that rebuild the model (``model_spec``, saved beside its state dict)."""
 
     row: dict[str, Any]
     history: pd.DataFrame
@@ -110,6 +153,7 @@ class Result:
     model: torch.nn.Module | None = None
     pseudo_labels: np.ndarray | None = None
     mapping: np.ndarray | None = None
+    model_spec: dict[str, Any] | None = None
 
     def output_for_class(self, inputs: torch.Tensor, target_class: int) -> list[int]:
         """For each input, the model output that stands for ``target_class``: the class itself,
@@ -138,12 +182,76 @@ def method_spec(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def split_options(recipe: Recipe, options: dict[str, Any]) -> tuple[dict, dict, dict]:
     """Route a method's options to (training settings, regrouping/encoder, loss or sampler)."""
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-    regroup_keys = {f.name for f in dataclasses.fields(RegroupOptions)}
-    uses_encoder = recipe.labels == "regroup" or recipe.probe
     train = {k: v for k, v in options.items() if k in train_keys}
-    regroup = {k: v for k, v in options.items() if k in regroup_keys and uses_encoder}
+    regroup = {k: v for k, v in options.items() if k in recipe.regroup_options()}
     rest = {k: v for k, v in options.items() if k not in train and k not in regroup}
     return train, regroup, rest
+
+
+def method_regroup(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The regrouping options of one method: the run's shared ones, then the method's own. A method
+    that names another encoder than the shared one gets that encoder's defaults, not the shared
+    encoder's ``encoder_options`` (unless it gives its own)."""
+    merged = {**shared, **own}
+    if "encoder" in own and own["encoder"] != shared.get("encoder", RegroupOptions.encoder) \
+            and "encoder_options" not in own:
+        merged.pop("encoder_options", None)
+    return merged
+
+
+def _ignored_options(name: str, recipe: Recipe, options: dict[str, Any]) -> None:
+    """ValueError for options the method would ignore: regrouping options it does not use, ``seed``."""
+    regroup_keys = {f.name for f in dataclasses.fields(RegroupOptions)}
+    ignored = sorted(k for k in options if k in regroup_keys and k not in recipe.regroup_options())
+    if ignored:
+        uses = ", ".join(recipe.regroup_options()) or "none"
+        why = " (it assigns pseudo-classes at random)" if recipe.clustering == "random" else ""
+        raise ValueError(f"method {name!r} does not use option(s) {ignored}{why}; the regrouping options "
+                         f"it uses: {uses}")
+    if "seed" in options:
+        raise ValueError(f"method {name!r}: seed is not a method option; the run's seeds list sets it")
+
+
+def plan_method(entry: str | dict[str, Any], *, train: dict[str, Any] | None = None,
+                model: dict[str, Any] | None = None, regroup: dict[str, Any] | None = None,
+                seed: int = 0) -> MethodPlan:
+    """Check method ``entry`` with the run's shared train/model/regroup settings and resolve what it
+    trains with, without loading data or training. Errors name the method, the option and the valid
+    choices: an unknown method or option, a value of the wrong type, an unknown encoder, clustering or
+    aggregation, encoder options of another encoder, an option the method would ignore."""
+    name, options = method_spec(entry)
+    recipe = METHODS[name]
+    where = f"method {name!r}"
+    _ignored_options(name, recipe, options)
+    train_opts, regroup_opts, rest = split_options(recipe, options)
+    cfg = build(TrainConfig, {**(train or {}), **recipe.train, **train_opts, "seed": seed},
+                where=f"{where}: training settings")
+    regroup_cfg = build(RegroupOptions, method_regroup(regroup or {}, regroup_opts), where=f"{where}: regroup")
+    model_cfg = build(ModelOptions, model, where="model")
+    if not recipe.probe and hasattr(models, "check_model_options"):  # TODO(H2): call directly once it exists
+        models.check_model_options(model_cfg.arch, width=model_cfg.width, pretrained=model_cfg.pretrained)
+    resampled = recipe.resample != "none"
+    loss_options = {} if resampled else check_loss_options(recipe.loss, rest, where=where)
+    sampler_options = check_sampler_options(recipe.resample, rest, where=where) if resampled else {}
+    return MethodPlan(name, options, recipe, cfg, regroup_cfg, model_cfg, loss_options, sampler_options)
+
+
+def check_method(entry: str | dict[str, Any], *, train: dict[str, Any] | None = None,
+                 model: dict[str, Any] | None = None, regroup: dict[str, Any] | None = None) -> tuple[str, dict]:
+    """(name, options) of method ``entry`` after every check :func:`run_method` makes before it
+    trains (see :func:`plan_method`); fast: no data, no encoder, no training."""
+    plan = plan_method(entry, train=train, model=model, regroup=regroup)
+    return plan.name, plan.options
+
+
+def settings_from_parameters(p: dict[str, Any]) -> dict[str, dict]:
+    """A notebook's parameters -> the ``train``/``model``/``regroup`` settings it passes to
+    :func:`run_cached` and :func:`run_benchmark`: epochs, batch_size, lr, optimizer and the ``train``
+    dict go to training; arch, width, pretrained to the model; ``regroup`` as is. A missing key is
+    left out, so the defaults of TrainConfig, ModelOptions and RegroupOptions hold."""
+    train = {k: p[k] for k in ("epochs", "batch_size", "lr", "optimizer") if k in p}
+    model = {k: p[k] for k in ("arch", "width", "pretrained") if k in p}
+    return {"train": {**train, **p.get("train", {})}, "model": model, "regroup": dict(p.get("regroup", {}))}
 
 
 def regroup_task(task: Task, regroup: dict[str, Any] | RegroupOptions, seed: int = 0,
@@ -163,8 +271,7 @@ def encoder_cluster_quality(task: Task, encoders: list[str], regroup: dict[str, 
         raise ValueError(f"task {task.name!r} has no hidden fine labels to judge clusters against")
     rows = []
     for encoder in encoders:
-        options = regroup.get("encoder_options", {}) if encoder == regroup.get("encoder") else {}
-        pseudo, mapping = regroup_task(task, {**regroup, "encoder": encoder, "encoder_options": options}, seed)
+        pseudo, mapping = regroup_task(task, method_regroup(regroup, {"encoder": encoder}), seed)
         diag = cluster_diagnostics(pseudo, mapping, task.train.fine_labels)
         rows.append({"task": task.name, "encoder": encoder, "n_pseudo_classes": len(mapping),
                      **{k: float(v) for k, v in diag.items() if np.isscalar(v)}})
@@ -200,10 +307,11 @@ def class_scores_fn(mapping: np.ndarray | None, how: str) -> Callable[[torch.Ten
 def training_inputs(task: Task, recipe: Recipe, regroup: RegroupOptions, targets: np.ndarray,
                     sampler_options: dict[str, Any], seed: int) -> tuple[TrainingSet, ImageSet, torch.Tensor]:
     """(training set after any resampling, validation set, test inputs); for the probe, the
-    images are replaced by their frozen embeddings (N, D)."""
+    images are replaced by their frozen embeddings (N, D), a fitted encoder (pca, autoencoder)
+    fitted on the training images only."""
     if recipe.probe:
         def embed(s: ImageSet) -> torch.Tensor:
-            return torch.from_numpy(regroup.embed(s.images))
+            return torch.from_numpy(regroup.embed(s.images, fit_images=task.train.images))
         return TrainingSet(embed(task.train), targets), dataclasses.replace(task.val, images=embed(task.val)), embed(task.test)
     if recipe.resample == "none":
         return TrainingSet(task.train.images, targets), task.val, task.test.images
@@ -227,55 +335,80 @@ def default_loss_options(loss: str, cfg: TrainConfig, data: TrainingSet) -> dict
     return {}
 
 
+def nan_metrics(task: Task) -> dict[str, Any]:
+    """The metric keys of :func:`nbutils.metrics.evaluate` for ``task``, every value NaN (no scores)."""
+    uniform = np.full((len(task.test), len(task.classes)), 1.0 / len(task.classes))
+    return {k: float("nan") if isinstance(v, float) else None
+            for k, v in evaluate(task.test.labels, uniform, task.classes).items()}
+
+
+def training_warning(scores: np.ndarray) -> str:
+    """'' for a usable model, else what went wrong, read from its test scores (N, C)."""
+    if not np.isfinite(scores).all():
+        return "diverged: non-finite loss or scores"
+    if len(np.unique(scores.argmax(1))) == 1:
+        return "collapsed: predicts one class for every test image"
+    return ""
+
+
 def run_method(task: Task, entry: str | dict[str, Any], seed: int, *, train: dict[str, Any] | None = None,
                model: dict[str, Any] | None = None, regroup: dict[str, Any] | None = None,
                callbacks: tuple = (), run_dir: str | Path | None = None, keep_model: bool = True) -> Result:
     """Train method ``entry`` on ``task`` from a fresh model seeded by ``seed``; evaluate on test.
 
     train/model/regroup: the run's shared training settings, model options and regrouping
-    options (encoder, clustering...); a method's own options win.
+    options (encoder, clustering...); a method's own options win (checked by :func:`plan_method`).
     callbacks: extra per-epoch measurements (see nbutils.diagnostics), recorded in the history.
     run_dir: the folder of this run's per-epoch checkpoint (resume).
+    The row's ``warning`` is '' or says the training diverged (non-finite loss: the metrics are
+    NaN) or collapsed (one class predicted for every test image); it is also issued as a warning.
     """
-    name, options = method_spec(entry)
-    recipe = METHODS[name]
-    train_opts, regroup_opts, rest = split_options(recipe, options)
-    cfg = build(TrainConfig, {**(train or {}), **recipe.train, **train_opts, "seed": seed},
-                where=f"method {name}: training settings")
-    regroup_cfg = build(RegroupOptions, {**(regroup or {}), **regroup_opts}, where=f"method {name}")
-    model_cfg = build(ModelOptions, model, where="model")
+    plan = plan_method(entry, train=train, model=model, regroup=regroup, seed=seed)
+    name, recipe, cfg = plan.name, plan.recipe, plan.train
     start = time.perf_counter()
-    targets, mapping, info = target_labels(task, recipe, regroup_cfg, seed)
-    resampled = recipe.resample != "none"
-    data, val, test_inputs = training_inputs(task, recipe, regroup_cfg, targets, rest if resampled else {}, seed)
+    targets, mapping, info = target_labels(task, recipe, plan.regroup, seed)
+    data, val, test_inputs = training_inputs(task, recipe, plan.regroup, targets, plan.sampler_options, seed)
     n_outputs = len(mapping) if mapping is not None else len(task.classes)
     counts = epoch_class_counts(data, n_outputs)
-    loss_options = {**default_loss_options(recipe.loss, cfg, data), **({} if resampled else rest)}
-    loss = make_loss(recipe.loss, counts, **loss_options)
+    loss = make_loss(recipe.loss, counts, **{**default_loss_options(recipe.loss, cfg, data), **plan.loss_options})
     seed_everything(seed)  # the same initialisation for every method of one seed
-    net = make_model("mlp" if recipe.probe else model_cfg.arch, n_outputs,
-                     in_channels=data.images.shape[1], image_size=int(task.train.images.shape[-1]),
-                     head=recipe.head, pretrained=model_cfg.pretrained, width=model_cfg.width)
+    spec = {"arch": "mlp" if recipe.probe else plan.model.arch, "num_classes": n_outputs,
+            "in_channels": int(data.images.shape[1]), "image_size": int(task.train.images.shape[-1]),
+            "head": recipe.head, "width": plan.model.width}
+    net = make_model(**spec, pretrained=plan.model.pretrained and not recipe.probe)
     sampler = PositiveEveryBatchSampler(data.labels, cfg.batch_size, seed=seed) if recipe.batch_sampler else None
-    to_scores = class_scores_fn(mapping, regroup_cfg.aggregate)
-    history = fit(net, data, loss, cfg, val=val, to_class_scores=to_scores, sampler=sampler, callbacks=callbacks,
-                  checkpoint=Path(run_dir) / "checkpoint.pt" if run_dir else None)
-    scores = predict_scores(net, test_inputs, to_scores)
-    row = {"task": task.name, "method": name, "options": json.dumps(options, sort_keys=True), "seed": seed,
+    to_scores = class_scores_fn(mapping, plan.regroup.aggregate)
+    try:
+        history = fit(net, data, loss, cfg, val=val, to_class_scores=to_scores, sampler=sampler,
+                      callbacks=callbacks, checkpoint=Path(run_dir) / "checkpoint.pt" if run_dir else None)
+        scores = predict_scores(net, test_inputs, to_scores)
+    except FloatingPointError:  # fit stops on a non-finite training loss
+        history = pd.DataFrame({"epoch": [], "train_loss": []})
+        scores = np.full((len(task.test), len(task.classes)), np.nan)
+    warning = training_warning(scores)
+    if warning:
+        warnings.warn(f"{name} on {task.name}, seed {seed}: {warning}", stacklevel=2)
+    metrics = nan_metrics(task) if warning.startswith("diverged") else evaluate(task.test.labels, scores, task.classes)
+    row = {"task": task.name, "method": name, "options": json.dumps(plan.options, sort_keys=True), "seed": seed,
            "wall_time": time.perf_counter() - start, "n_train": int(counts.sum()),
-           "n_synthetic": data.n_synthetic, **info, **evaluate(task.test.labels, scores, task.classes)}
+           "n_synthetic": data.n_synthetic, **info, **metrics, "warning": warning}
     return Result(row, history, scores, net if keep_model else None,
-                  targets if mapping is not None else None, mapping)
+                  targets if mapping is not None else None, mapping, spec)
 
 
 def run_key(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int, settings: dict[str, Any]) -> str:
-    """A folder name that changes whenever anything that shapes the result changes."""
+    """A folder name that changes whenever anything that shapes the result changes: the task's spec
+    (with its resolved image size, data root and seed), the method, its options and recipe, the run's
+    settings and the result format."""
     name, options = method_spec(entry)
-    blob = json.dumps([task_spec, name, options, settings], sort_keys=True, default=str)
+    blob = json.dumps([task_spec, name, options, dataclasses.asdict(METHODS[name]), settings, RESULT_FORMAT],
+                      sort_keys=True, default=str)
     return f"{name}/{hashlib.sha1(blob.encode()).hexdigest()[:10]}-seed{seed}"
 
 
 def save_result(folder: Path, result: Result) -> None:
+    """Write a result to ``folder``: row, history, test scores, pseudo-labels, and the model as its
+    state dict with the ``make_model`` arguments that rebuild it (no pickled module)."""
     folder.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(folder / "history.csv", index=False)
     np.save(folder / "test_scores.npy", result.test_scores)
@@ -283,27 +416,40 @@ def save_result(folder: Path, result: Result) -> None:
         np.save(folder / "pseudo_labels.npy", result.pseudo_labels)
         np.save(folder / "mapping.npy", result.mapping)
     if result.model is not None:
-        torch.save(result.model, folder / "model.pt")
+        if result.model_spec is None:
+            raise ValueError("a result with a model needs its model_spec (the make_model arguments) to be saved")
+        torch.save({"model_spec": result.model_spec, "state_dict": result.model.state_dict()}, folder / "model.pt")
     (folder / "row.json").write_text(json.dumps(result.row, default=float))  # written last: marks done
+
+
+def load_model(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a saved model (CPU, eval mode) from its state dict and ``make_model`` arguments."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    net = make_model(**saved["model_spec"], pretrained=False)  # the weights come from the state dict
+    net.load_state_dict(saved["state_dict"])
+    return net.eval(), saved["model_spec"]
 
 
 def load_result(folder: Path) -> Result | None:
     """A finished run's result, or None when the folder holds no finished run."""
     if not (folder / "row.json").is_file():
         return None
-    model = torch.load(folder / "model.pt", weights_only=False) if (folder / "model.pt").is_file() else None
+    model, spec = load_model(folder / "model.pt") if (folder / "model.pt").is_file() else (None, None)
     regrouped = (folder / "pseudo_labels.npy").is_file()
     return Result(json.loads((folder / "row.json").read_text()), pd.read_csv(folder / "history.csv"),
                   np.load(folder / "test_scores.npy"), model,
                   np.load(folder / "pseudo_labels.npy") if regrouped else None,
-                  np.load(folder / "mapping.npy") if regrouped else None)
+                  np.load(folder / "mapping.npy") if regrouped else None, spec)
 
 
 def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
                run_dir: str | Path, **settings: Any) -> Result:
     """:func:`run_method` (``settings``: its train/model/regroup), but a run the folder already
-    finished is loaded instead of retrained, and an interrupted one resumes from its checkpoint."""
-    folder = Path(run_dir) / "results" / task.name / run_key(task_spec, entry, seed, settings)
+    finished is loaded instead of retrained, and an interrupted one resumes from its checkpoint.
+    The key hashes ``task.spec`` (the spec with resolved image size, data root and seed) and falls
+    back to ``task_spec`` for a task without one."""
+    spec = getattr(task, "spec", None) or task_spec
+    folder = Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
     result = load_result(folder)
     if result is None:
         result = run_method(task, entry, seed, run_dir=folder, **settings)
@@ -322,11 +468,12 @@ def not_applicable(name: str, task: Task) -> str | None:
 def run_benchmark(tasks: dict[str, Task], task_specs: dict[str, dict], methods: list, seeds: list[int],
                   run_dir: str | Path, on_result: Callable[[Result], None] | None = None,
                   **settings: Any) -> pd.DataFrame:
-    """Every method x seed x task (methods checked by name before anything trains); one row each.
+    """Every method x seed x task (methods checked by :func:`check_method` before anything trains);
+    one row each.
     A method a task cannot run (rg-oracle without fine labels) is skipped with a warning.
     ``settings``: train/model/regroup options shared by every run (see :func:`run_method`)."""
     for entry in methods:
-        method_spec(entry)
+        check_method(entry, **settings)
     rows = []
     for task_name, task in tasks.items():
         for entry in methods:

@@ -59,14 +59,14 @@ def test_rg_oracle_needs_fine_labels():
 
 
 def test_every_method_of_one_seed_starts_from_the_same_backbone(task):
-    zero_epochs = {**FAST, "train": {"epochs": 1, "batch_size": 32, "lr": 0.0, "momentum": 0.0,
-                                     "weight_decay": 0.0}}
+    zero_epochs = {**FAST, "train": {"epochs": 1, "batch_size": 32, "lr": 1e-12, "momentum": 0.0,
+                                     "weight_decay": 0.0}}  # steps too small to move the weights
     a = run_method(task, "ce", seed=3, **zero_epochs).model.backbone.state_dict()
     b = run_method(task, "ros", seed=3, **zero_epochs).model.backbone.state_dict()
     c = run_method(task, "ce", seed=4, **zero_epochs).model.backbone.state_dict()
     weights = [k for k in a if "running" not in k and "num_batches" not in k]
-    assert all(torch.equal(a[k], b[k]) for k in weights)
-    assert not all(torch.equal(a[k], c[k]) for k in weights)
+    assert all(torch.allclose(a[k], b[k], atol=1e-8) for k in weights)
+    assert not all(torch.allclose(a[k], c[k], atol=1e-3) for k in weights)
 
 
 def test_a_finished_run_is_loaded_not_retrained(task, tmp_path):

@@ -8,8 +8,8 @@ does every method x seed x task, skipping the runs a run folder already holds (r
 
 Per-method options come from the parameter file as ``{name: focal, gamma: 2}``. They go, by
 name, to the training settings (``epochs``, ``lr``...), to regrouping (``encoder``,
-``n_clusters``, ``clustering``, ``aggregate``, ``threshold``, ``encoder_options``) where the
-method uses them, and the rest to the loss or the sampler. :func:`check_method` checks all of it
+``encoder_options``, ``n_clusters``, ``threshold``, ``clustering``, ``aggregate``, ``normalize``)
+where the method uses them, and the rest to the loss or the sampler. :func:`check_method` checks all of it
 (names, types, choices; an option the method would ignore is an error) without loading data or
 training, and :func:`run_method` goes through the same checks.
 """
@@ -34,8 +34,7 @@ from nbutils.data import ImageSet, Task, TrainingSet
 from nbutils.encoders import ENCODERS, check_encoder_options, encode
 from nbutils.losses import check_loss_options, make_loss
 from nbutils.metrics import evaluate
-from nbutils import models
-from nbutils.models import make_model
+from nbutils.models import check_model_options, make_model
 from nbutils.regroup import AGGREGATIONS, CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics
 from nbutils.runtime import seed_everything
 from nbutils.sampling import PositiveEveryBatchSampler, check_sampler_options, resample
@@ -61,7 +60,7 @@ class Recipe:
     def regroup_options(self) -> tuple[str, ...]:
         """The regrouping options (fields of :class:`RegroupOptions`) this method uses."""
         if self.labels == "regroup":
-            fixed = ("clustering",) if self.clustering else ()  # rg-random: always random
+            fixed = ("clustering", "normalize") if self.clustering else ()  # rg-random: always random
             return tuple(f.name for f in dataclasses.fields(RegroupOptions) if f.name not in fixed)
         if self.labels == "fine":
             return ("aggregate",)
@@ -105,6 +104,7 @@ class RegroupOptions:
     threshold: Any = None
     clustering: str = "kmeans"
     aggregate: str = "max"
+    normalize: bool = True  # L2-normalise embeddings before clustering (see regroup.Regrouper)
 
     def __post_init__(self) -> None:
         if self.clustering not in CLUSTERINGS:
@@ -228,8 +228,8 @@ def plan_method(entry: str | dict[str, Any], *, train: dict[str, Any] | None = N
                 where=f"{where}: training settings")
     regroup_cfg = build(RegroupOptions, method_regroup(regroup or {}, regroup_opts), where=f"{where}: regroup")
     model_cfg = build(ModelOptions, model, where="model")
-    if not recipe.probe and hasattr(models, "check_model_options"):  # TODO(H2): call directly once it exists
-        models.check_model_options(model_cfg.arch, width=model_cfg.width, pretrained=model_cfg.pretrained)
+    if not recipe.probe:  # the probe trains an MLP on embeddings, whatever the run's model
+        check_model_options(model_cfg.arch, width=model_cfg.width, pretrained=model_cfg.pretrained)
     resampled = recipe.resample != "none"
     loss_options = {} if resampled else check_loss_options(recipe.loss, rest, where=where)
     sampler_options = check_sampler_options(recipe.resample, rest, where=where) if resampled else {}
@@ -260,7 +260,7 @@ def regroup_task(task: Task, regroup: dict[str, Any] | RegroupOptions, seed: int
     opts = regroup if isinstance(regroup, RegroupOptions) else build(RegroupOptions, regroup, where="regroup")
     embeddings = opts.embed(task.train.images)
     regrouper = Regrouper(n_clusters=opts.n_clusters, threshold=opts.threshold,
-                          clustering=clustering or opts.clustering, random_state=seed)
+                          clustering=clustering or opts.clustering, random_state=seed, normalize=opts.normalize)
     regrouper.fit(embeddings, task.train.labels)
     return regrouper.pseudo_labels_, np.asarray(regrouper.mapping_)
 

@@ -258,7 +258,7 @@ def rankings_disagree(rows: pd.DataFrame, task: str, replicates: Replicates | No
     reps = None if replicates is None else {
         m: np.array([[replicates[(method, s)][m] for method in methods] for s in seeds]) for m in metrics}
     taus = bootstrap_tau(values, reps, n_boot, np.random.default_rng(seed))
-    low, high = np.nanquantile(taus, [(1 - level) / 2, (1 + level) / 2])
+    low, high = np.nanquantile(taus, [(1 - level) / 2, (1 + level) / 2]) if np.isfinite(taus).any() else (np.nan,) * 2
     row.update(low=float(low), high=float(high))
     pairs = list(combinations(range(len(methods)), 2))
     corrected = 1 - (1 - level) / len(pairs)

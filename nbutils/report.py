@@ -269,7 +269,8 @@ def claims_markdown(claims: pd.DataFrame) -> str:
                 f"Kendall tau {row.effect:+.2f}" + ("" if np.isnan(row.low) else
                                                     f" (95% interval {row.low:+.2f} to {row.high:+.2f})"))
         else:
-            effect = f"effect {signed_interval(row.effect, row.low, row.high)} points"
+            effect = "no effect measured" if np.isnan(row.effect) else \
+                f"effect {signed_interval(row.effect, row.low, row.high)} points"
         lines.append(f"- *{row.task}* — {row.claim}: **{row.verdict}**; {effect}, {row.n_seeds} seed(s).")
     return "\n".join(lines)
 

@@ -337,8 +337,8 @@ _BUILDERS: dict[str, Callable[..., Loss]] = {
     "ce": _ce, "wce": _wce, "focal": _focal, "ldam": _ldam, "ldam-drw": _ldam_drw,
     "la": _la, "lmf": _lmf, "ap": _ap,
 }
-def _options(name: str) -> dict[str, object]:
-    """Options of loss ``name`` with their defaults (``inspect.Parameter.empty`` = required)."""
+def loss_options(name: str) -> dict[str, object]:
+    """The options ``make_loss(name, ...)`` accepts, with their defaults (``inspect.Parameter.empty`` = required)."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
     parameters = list(inspect.signature(_BUILDERS[name]).parameters.values())[1:]
@@ -413,7 +413,7 @@ def check_loss_options(name: str, options: dict[str, Any], where: str = "") -> d
     ``make_loss`` requires them. ``where`` prefixes errors (e.g. "method 'la'").
     Raises ValueError for an unknown loss or option (valid ones listed), TypeError for a wrong type.
     """
-    _options(name)
+    loss_options(name)
     return check_keyword_options(_BUILDERS[name], options, f"{where}: loss {name!r}" if where else f"loss {name!r}")
 
 
@@ -440,10 +440,10 @@ def make_loss(name: str, class_counts: Sequence[int], **options) -> Loss:
     weight classes so; the LMF paper's parameter files turn it on.
     """
     options = check_loss_options(name, options)
-    required = [k for k, default in _options(name).items() if default is inspect.Parameter.empty]
+    required = [k for k, default in loss_options(name).items() if default is inspect.Parameter.empty]
     missing = sorted(set(required) - set(options))
     if missing:
         raise ValueError(f"loss {name!r}: missing required option(s) {missing}; valid options: "
-                         f"{', '.join(_options(name))}")
+                         f"{', '.join(loss_options(name))}")
     counts = _counts(class_counts).tolist()
     return _BUILDERS[name](counts, **options)

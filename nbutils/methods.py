@@ -32,12 +32,12 @@ import torch
 from nbutils.config import build
 from nbutils.data import ImageSet, Task, TrainingSet
 from nbutils.encoders import ENCODERS, check_encoder_options, encode
-from nbutils.losses import check_loss_options, make_loss
+from nbutils.losses import check_loss_options, loss_options, make_loss
 from nbutils.metrics import evaluate
 from nbutils.models import check_model_options, make_model
 from nbutils.regroup import AGGREGATIONS, CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics
 from nbutils.runtime import seed_everything
-from nbutils.sampling import PositiveEveryBatchSampler, check_sampler_options, resample
+from nbutils.sampling import PositiveEveryBatchSampler, check_sampler_options, resample, sampler_options
 from nbutils.train import TrainConfig, fit, predict_logits, predict_scores, softmax_scores
 
 RESULT_FORMAT = 2  # bump when what a result folder holds changes (2: model.pt is a state dict + its build options)
@@ -200,9 +200,11 @@ def method_regroup(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any
 
 
 def _ignored_options(name: str, recipe: Recipe, options: dict[str, Any]) -> None:
-    """ValueError for options the method would ignore: regrouping options it does not use, ``seed``."""
+    """ValueError for options the method would ignore: regrouping options it does not use (unless its
+    loss or sampler takes an option of that name, as rusc takes n_clusters), ``seed``."""
     regroup_keys = {f.name for f in dataclasses.fields(RegroupOptions)}
-    ignored = sorted(k for k in options if k in regroup_keys and k not in recipe.regroup_options())
+    own = sampler_options(recipe.resample) if recipe.resample != "none" else loss_options(recipe.loss)
+    ignored = sorted(k for k in options if k in regroup_keys and k not in recipe.regroup_options() and k not in own)
     if ignored:
         uses = ", ".join(recipe.regroup_options()) or "none"
         why = " (it assigns pseudo-classes at random)" if recipe.clustering == "random" else ""
@@ -231,9 +233,11 @@ def plan_method(entry: str | dict[str, Any], *, train: dict[str, Any] | None = N
     if not recipe.probe:  # the probe trains an MLP on embeddings, whatever the run's model
         check_model_options(model_cfg.arch, width=model_cfg.width, pretrained=model_cfg.pretrained)
     resampled = recipe.resample != "none"
-    loss_options = {} if resampled else check_loss_options(recipe.loss, rest, where=where)
-    sampler_options = check_sampler_options(recipe.resample, rest, where=where) if resampled else {}
-    return MethodPlan(name, options, recipe, cfg, regroup_cfg, model_cfg, loss_options, sampler_options)
+    losses = {} if resampled else check_loss_options(recipe.loss, rest, where=where)
+    sampler = check_sampler_options(recipe.resample, rest, where=where) if resampled else {}
+    if recipe.resample == "augment":  # its copies get the run's flip and rotation (hflip, max_rotation)
+        sampler = {"hflip": cfg.hflip, "max_rotation": cfg.max_rotation, **sampler}
+    return MethodPlan(name, options, recipe, cfg, regroup_cfg, model_cfg, losses, sampler)
 
 
 def check_method(entry: str | dict[str, Any], *, train: dict[str, Any] | None = None,

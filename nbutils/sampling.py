@@ -234,8 +234,9 @@ def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int =
     - ``none``: the set as is.
     - ``ros``: every smaller class drawn with replacement up to the largest (``indices``).
     - ``augment`` (Balancing Act): the duplicates of ``ros`` made into augmented copies once
-      (``hflip=True``, rotation within ``max_rotation=10.0`` degrees) and appended; training then
-      augments every image as it does for every method.
+      (``hflip=True``, rotation within ``max_rotation=10.0`` degrees; the methods pass the run's
+      own training settings of those names) and appended; training then augments every image as
+      it does for every method.
     - ``rus``: every larger class drawn without replacement down to the smallest (``indices``).
     - ``rusc`` (Yen & Lee 2009): each larger class clustered by k-means into ``n_clusters=10``
       clusters on ``features=None`` (N, D) or else flattened pixels, reduced by PCA to

@@ -91,6 +91,13 @@ def test_options_a_method_would_ignore_are_errors():
     with pytest.raises(ValueError, match="seed is not a method option"):
         check_method({"name": "ce", "seed": 3})
     assert check_method({"name": "rg-oracle", "aggregate": "sum"}) == ("rg-oracle", {"aggregate": "sum"})
+    assert plan_method({"name": "rusc", "n_clusters": 5}).sampler_options == {"n_clusters": 5}  # rusc's own
+
+
+def test_augment_copies_get_the_runs_flip_and_rotation():
+    plan = plan_method({"name": "augment", "max_rotation": 20.0}, train={"augment": False, "hflip": False})
+    assert plan.sampler_options == {"hflip": False, "max_rotation": 20.0}
+    assert (plan.train.augment, plan.train.max_rotation) == (False, 20.0)
 
 
 def test_bad_choices_fail_at_check_time_with_the_valid_ones_listed():

@@ -48,6 +48,7 @@ RUN_COLUMNS = ("task", "method", "seed")
 COLUMNS = ["claim", "metric", "effect", "low", "high", "spread", "n_seeds", "verdict", "detail"]
 LEVEL = 0.95
 NEEDS_EPOCHS = "not run: needs >= 2 epochs"
+MIN_CURVE_ROWS = 3  # first, last and at least one row between: see asynchrony
 # (method, seed) -> {metric: (B,) values over the test-image bootstrap replicates}
 Replicates = Mapping[tuple[str, int], Mapping[str, np.ndarray]]
 
@@ -150,13 +151,14 @@ def asynchrony(curves: np.ndarray) -> float:
     Each class's curve becomes its progress (v_t - v_first) / (v_last - v_first), 0 at the start
     and 1 at the end whether the quantity rises or falls; the statistic is the std across
     classes of that progress (ddof=0), averaged over epochs. Classes whose curve does not
-    change are left out; NaN when fewer than two remain, and NaN for fewer than 2 epochs
-    (a short run: nothing to measure progress over).
+    change are left out; NaN when fewer than two remain, and NaN for fewer than 3 rows (a short
+    run: with only a first and a last row every class's progress is 0 then 1, so the statistic
+    would be 0 by construction; 3 rows are the untrained row and 2 epochs).
     """
     v = np.asarray(curves, dtype=float)
     if v.ndim != 2 or v.shape[1] < 2:
         raise ValueError(f"curves must be (epochs, classes) with at least 2 classes, got shape {v.shape}")
-    if v.shape[0] < 2:
+    if v.shape[0] < MIN_CURVE_ROWS:
         return float("nan")
     change = v[-1] - v[0]
     moving = np.isfinite(change) & (change != 0)
@@ -296,9 +298,10 @@ def sync_claim(sync_table: pd.DataFrame | None, task: str, quantity: str, rg: st
     runs = runs[runs["task"] == task]
     if runs.empty:
         return empty | dict(verdict="not run", detail=f"sync_table has no history for {task!r}")
-    if runs["n_epochs"].max() < 2:
+    if runs["n_epochs"].max() < MIN_CURVE_ROWS:
         return empty | dict(verdict=NEEDS_EPOCHS, detail=f"the history of {task!r} has {runs['n_epochs'].max()} "
-                                                         "epoch row(s): progress over epochs needs at least 2")
+                                                         f"row(s): progress over epochs needs {MIN_CURVE_ROWS} "
+                                                         "(the untrained row and 2 epochs)")
     return claim_row(claim, compare(runs, "asynchrony", ce, rg, task, level=level, min_effect=min_effect)
                      | dict(metric=metric))
 

@@ -101,6 +101,8 @@ def test_asynchrony_by_hand():
 
 def test_short_run_asynchrony_is_nan_and_the_claim_is_not_run():
     assert np.isnan(asynchrony(np.zeros((1, 3))))  # one epoch: no exception
+    # two rows: every class goes from progress 0 to 1, which would read as perfect synchrony
+    assert np.isnan(asynchrony(np.array([[0.1, 0.5, 0.2], [0.9, 0.6, 0.8]])))
     short = pd.DataFrame([row for row in history("ce", 2, lag=4) + history("rg", 2, lag=0) if row["epoch"] == 0])
     assert asynchrony_table(short)["n_epochs"].eq(1).all()
     table = judge_claims(paper_like_rows(), "t", ["mel"], short).set_index("claim")

@@ -40,10 +40,11 @@ def weights_file(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
-def _weights_unavailable(arch: str, reason: str) -> RuntimeError:
+def _weights_unavailable(arch: str, reason: str) -> FileNotFoundError:
+    """The error for ImageNet weights that are neither cached nor fetchable, saying how to fix it."""
     path = weights_file(arch)
     url = torchvision.models.get_weight(IMAGENET_WEIGHTS[arch]).url
-    return RuntimeError(
+    return FileNotFoundError(
         f"pretrained=true: the ImageNet weights of {arch} could not be fetched ({reason}) and are not "
         f"in the cache ({path}). Fix: run once online to fill the cache; or download {url} on a machine "
         f"with internet and copy it to {path}; or set pretrained=false (train from scratch).")
@@ -55,7 +56,7 @@ def check_model_options(arch: str, *, width: int, pretrained: bool) -> None:
     arch: one of ``IMAGE_ARCHS``; width: an int >= 1 (the small CNN's channels); pretrained: a
     bool, true only for an arch with ImageNet weights (``IMAGENET_WEIGHTS``), whose weights must be
     in the torch hub cache or fetchable: offline (``nbutils.data.online()`` false) without them is
-    an error that says how to get them. Raises ValueError, TypeError or RuntimeError (weights).
+    an error that says how to get them. Raises ValueError, TypeError or FileNotFoundError (weights).
     """
     from nbutils.data import online
 

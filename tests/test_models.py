@@ -88,7 +88,7 @@ def test_valid_settings_pass():
 @pytest.mark.parametrize("arch", list(IMAGENET_WEIGHTS))
 def test_pretrained_offline_without_weights_fails_fast_and_says_how(arch, empty_hub):
     start = time.perf_counter()
-    with pytest.raises(RuntimeError, match=f"ImageNet weights of {arch} could not be fetched.*offline.*"
+    with pytest.raises(FileNotFoundError, match=f"ImageNet weights of {arch} could not be fetched.*offline.*"
                                            f"{weights_file(arch).name}.*pretrained=false"):
         check_model_options(arch, width=32, pretrained=True)
     assert time.perf_counter() - start < 1.0
@@ -114,7 +114,7 @@ def test_failed_download_is_a_clear_error(empty_hub, monkeypatch):
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     check_model_options("resnet50", width=32, pretrained=True)  # online: the download is tried later
-    with pytest.raises(RuntimeError, match="ImageNet weights of resnet50 could not be fetched .download failed.*"
+    with pytest.raises(FileNotFoundError, match="ImageNet weights of resnet50 could not be fetched .download failed.*"
                                            "name resolution.*copy it to"):
         make_model("resnet50", 2, pretrained=True)
 

@@ -3,6 +3,7 @@ parameter file or by ``key=value`` words on the command line, each checked for n
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, TypeVar, get_type_hints
 
 import yaml
@@ -50,6 +51,22 @@ def build(cls: type[C], overrides: dict[str, Any] | None, where: str) -> C:
     return cls(**overrides)
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (YAML 1.1) that also reads YAML 1.2's exponent numbers without a dot or
+    a signed exponent ('1e-4', '5E3', '2.e4') as floats — YAML 1.1 leaves them strings — at every
+    depth of a file or value. Quoted scalars ("2") stay strings."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"), list("-+.0123456789"))
+
+
+def load_yaml(text: str) -> Any:
+    """A parameter file or command-line value read with :class:`YamlLoader`."""
+    return yaml.load(text, Loader=YamlLoader)
+
+
 def parse_override(word: str) -> tuple[list[str], Any]:
     """'train.epochs=3' -> (['train', 'epochs'], 3); values are read as YAML (3, 0.1, true, [1, 2])."""
     if "=" not in word:
@@ -61,14 +78,9 @@ def parse_override(word: str) -> tuple[list[str], Any]:
 
 
 def read_value(text: str) -> Any:
-    """A command-line value as YAML, with the numbers YAML 1.1 misses ('1e-3') read as floats."""
-    value = yaml.safe_load(text) if text else ""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    return value
+    """A command-line value as YAML, with the numbers YAML 1.1 misses ('1e-3') read as floats, also
+    inside lists and dicts (``train={weight_decay: 1e-4}``)."""
+    return load_yaml(text) if text else ""
 
 
 def set_nested(tree: dict[str, Any], path: list[str], value: Any, where: str) -> None:

@@ -1,37 +1,50 @@
 """Run the notebooks a parameter file lists, with papermill, into ``runs/NAME/<run-id>/``.
 
-    python -m nbutils.run params/demo.yaml [key=value ...] [--run-id ID]
+    python -m nbutils.run params/demo.yaml [key=value ...] [--run-id ID] [--dry-run]
 
 A parameter file has ``name``, shared ``parameters`` (each notebook receives those its
 ``parameters`` cell declares) and ``notebooks`` (``path`` and notebook-only ``parameters``).
-``key=value`` words override parameters by name (``epochs=1``, ``tasks.tshirt.train_size=500``).
-Every key and the type of every value are checked against the notebooks' parameters cells
-before anything runs. Each notebook writes its figures (PNG) and metrics (JSON, CSV) into the
-run folder beside its executed copy; a failing notebook gives a non-zero exit that names it and
-its failing cell. ``--run-id`` of an earlier run resumes it: finished trainings are loaded and
-interrupted ones continue from their checkpoints.
+``key=value`` words override parameters by name (``epochs=1``, ``tasks.tshirt.train_size=500``,
+``train.weight_decay=1e-4``), in any order with the options. Before any notebook starts, every
+key and the type of every value are checked against the notebooks' parameters cells, and what
+the values name — tasks and their data files, methods and their options, encoders, projection,
+CAM methods, the papers' data set — is checked as the notebooks will use it; an error names the
+parameter and the valid choices. ``--dry-run`` stops there and prints the plan. Each notebook
+writes its figures (PNG) and metrics (JSON, CSV) into the run folder beside its executed copy;
+a failing notebook gives a non-zero exit that names it and its failing cell. ``--run-id`` of an
+earlier run resumes it: finished trainings are loaded and interrupted ones continue from their
+checkpoints. Ctrl-C writes ``summary.json`` marking the run interrupted, with the command that
+resumes it, and exits with 130.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import json
+import logging
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 import yaml
 
-from nbutils.config import parse_override, set_nested
+from nbutils.config import load_yaml, parse_override, set_nested
 
 REPO = Path(__file__).resolve().parent.parent
+DEFAULT_RUNS = REPO / "runs"
 TOP_KEYS = {"name", "description", "parameters", "notebooks"}
 PATH_PARAMETERS = ("data_root",)  # relative paths are taken from where the runner is started
+# The notebook parameters that make the shared training/model/regrouping settings
+# (methods.settings_from_parameters), and those that list methods trained with them.
+SETTINGS_PARAMETERS = ("epochs", "batch_size", "lr", "optimizer", "train", "arch", "width", "pretrained", "regroup")
+METHOD_LISTS = ("methods", "label_methods", "cam_training_methods")
 TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict,
          "None": type(None)}
 
@@ -87,11 +100,20 @@ def check_value(where: str, key: str, value: Any, type_text: str) -> None:
                              f"but the notebook declares {key}: {type_text}")
 
 
+def default_value(declaration: dict[str, Any]) -> Any:
+    """The default a parameters cell gives (a Python literal), or None when it gives none or an
+    expression this check cannot evaluate."""
+    try:
+        return ast.literal_eval(declaration["default"]) if declaration["default"] else None
+    except (ValueError, SyntaxError):
+        return None
+
+
 def load_params(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ParameterError(f"parameter file {path} not found; the files are in {REPO / 'params'}")
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        params = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ParameterError(f"{path} is not valid YAML: {error}") from None
     unknown = set(params) - TOP_KEYS
@@ -102,25 +124,26 @@ def load_params(path: Path) -> dict[str, Any]:
     return params
 
 
-def apply_overrides(params: dict[str, Any], words: list[str], declared: dict[str, set[str]], where: str) -> None:
-    """Set each ``key=value``: on the shared parameters, or on every notebook that declares it."""
-    shared = params.setdefault("parameters", {}) or {}
-    params["parameters"] = shared
+def apply_overrides(values: dict[str, dict[str, Any]], declared: dict[str, dict[str, dict]], words: list[str],
+                    where: str) -> None:
+    """Set each ``key=value`` in the parameters of every notebook that declares the key (an override
+    beats the file). A nested key (``train.weight_decay=1e-4``) starts from the notebook's default
+    when the file does not set the section."""
     for word in words:
         path, value = parse_override(word)
-        users = [nb for nb in params["notebooks"] if path[0] in declared[nb["path"]]]
-        if path[0] in shared:
-            set_nested(shared, path, value, where)
-        elif users:
-            for nb in users:
-                set_nested(nb.setdefault("parameters", {}), path, value, where)
-        else:
-            valid = sorted(set(shared) | set().union(*declared.values()))
+        users = [nb for nb in values if path[0] in declared[nb]]
+        if not users:
+            valid = sorted(set().union(*declared.values()))
             raise ParameterError(f"{where}: override {word!r}: no notebook takes {path[0]!r}; valid keys: {valid}")
+        for nb in users:
+            if len(path) > 1 and path[0] not in values[nb]:
+                values[nb][path[0]] = copy.deepcopy(default_value(declared[nb][path[0]]))
+            set_nested(values[nb], path, value, where)
 
 
 def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob]]:
-    """Check the parameter file and overrides against the notebooks; return (name, jobs)."""
+    """Check the parameter file and overrides against the notebooks — names, types, and what every
+    value names (see :func:`check_jobs`) — and return (name, jobs), before any notebook starts."""
     params = load_params(params_path)
     declared: dict[str, dict[str, dict]] = {}
     for nb in params["notebooks"]:
@@ -128,25 +151,120 @@ def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob
         if not path.is_file():
             raise ParameterError(f"{params_path}: notebook {nb['path']} not found")
         declared[nb["path"]] = declared_parameters(path)
-    apply_overrides(params, overrides, {k: set(v) for k, v in declared.items()}, str(params_path))
     shared = params.get("parameters") or {}
     unused = set(shared) - set().union(*map(set, declared.values()))
     if unused:
         raise ParameterError(f"{params_path}: shared parameter(s) {sorted(unused)} are taken by no notebook")
-    jobs = []
+    values = {}
     for nb in params["notebooks"]:
-        decl = declared[nb["path"]]
-        own = nb.get("parameters") or {}
+        decl, own = declared[nb["path"]], nb.get("parameters") or {}
         unknown = set(own) - set(decl)
         if unknown:
             raise ParameterError(f"{params_path}: {nb['path']} has no parameter(s) {sorted(unknown)}; "
                                  f"it takes: {sorted(decl)}")
-        values = {**{k: v for k, v in shared.items() if k in decl}, **own}
-        values.update({k: str(Path(values[k]).resolve()) for k in PATH_PARAMETERS if values.get(k)})
-        for key, value in values.items():
-            check_value(f"{params_path}: {nb['path']}", key, value, decl[key]["type"])
-        jobs.append(NotebookJob(notebook_path(nb["path"]), values, nb["path"]))
+        values[nb["path"]] = copy.deepcopy({**{k: v for k, v in shared.items() if k in decl}, **own})
+    apply_overrides(values, declared, overrides, str(params_path))
+    jobs = []
+    for source, given in values.items():
+        given.update({k: str(Path(given[k]).resolve()) for k in PATH_PARAMETERS if given.get(k)})
+        for key, value in given.items():
+            check_value(f"{params_path}: {source}", key, value, declared[source][key]["type"])
+        jobs.append(NotebookJob(notebook_path(source), given, source))
+    check_jobs(jobs, {source: {k: default_value(d) for k, d in decl.items()} for source, decl in declared.items()},
+               str(params_path))
     return params.get("name") or params_path.stem, jobs
+
+
+def check_jobs(jobs: list[NotebookJob], defaults: dict[str, dict[str, Any]], where: str) -> None:
+    """Check what each notebook's parameters name, as the notebook would use them (its defaults
+    filled in), without loading data or training: tasks and their data files, ``task_name``, every
+    method list with the shared training/model/regrouping settings, encoders, projection, CAM
+    methods and ``paper_dataset``. One kind of check at a time over all notebooks, the cheap kinds
+    first. Raises ParameterError naming the notebook, the parameter and the valid choices."""
+    effective = [{**defaults[job.source], **job.parameters} for job in jobs]
+    for key, check in VALUE_CHECKS.items():
+        for job, p in zip(jobs, effective):
+            if applies(key, p):
+                try:
+                    check(p.get(key), p, job.path.parent)
+                except (ValueError, TypeError, FileNotFoundError) as error:
+                    raise ParameterError(f"{where}: {job.source}: {key}: {error}") from None
+
+
+def applies(key: str, p: dict[str, Any]) -> bool:
+    """Whether check ``key`` concerns a notebook with parameters ``p``: the shared settings are
+    checked on their own only where no method list checks them."""
+    if key == "settings":
+        return bool(set(SETTINGS_PARAMETERS) & set(p)) and not set(METHOD_LISTS) & set(p)
+    return key in p
+
+
+def check_tasks(tasks: dict[str, Any], p: dict[str, Any], folder: Path) -> None:
+    """Every task spec (with data_root, which wins over a spec's root; a relative spec root is taken
+    from the notebook's folder, where it runs)."""
+    from nbutils.data import check_task_spec
+    if not tasks:
+        raise ValueError("no task given; a task is name: {dataset: ..., ...}")
+    for name, spec in tasks.items():
+        root = p.get("data_root") or (str(folder / spec["root"]) if isinstance(spec, dict) and spec.get("root") else None)
+        check_task_spec(name, spec, root)
+
+
+def check_task_name(name: str, p: dict[str, Any], folder: Path) -> None:
+    if name not in (p.get("tasks") or {}):
+        raise ValueError(f"unknown task {name!r}; valid: {', '.join(p.get('tasks') or {}) or 'none (tasks is empty)'}")
+
+
+def check_settings(_: Any, p: dict[str, Any], folder: Path) -> None:
+    """The train/model/regroup settings the notebook passes to every method, checked as the plain
+    method 'ce' takes them (every method checks the shared settings the same way); for notebooks
+    that list no method."""
+    from nbutils.methods import check_method, settings_from_parameters
+    check_method("ce", **settings_from_parameters(p))
+
+
+def check_methods(entries: list, p: dict[str, Any], folder: Path) -> None:
+    """Each method entry with the notebook's shared settings, as run_method checks it."""
+    from nbutils.methods import check_method, settings_from_parameters
+    settings = settings_from_parameters(p)
+    for entry in entries:
+        check_method(entry, **settings)
+
+
+def check_encoders(names: list, p: dict[str, Any], folder: Path) -> None:
+    from nbutils.encoders import ENCODERS
+    unknown = [n for n in names if n not in ENCODERS]
+    if unknown:
+        raise ValueError(f"unknown encoder(s) {unknown}; valid: {', '.join(ENCODERS)}")
+
+
+def check_projection(name: str, p: dict[str, Any], folder: Path) -> None:
+    from nbutils.plots import PROJECTIONS
+    if name not in PROJECTIONS:
+        raise ValueError(f"unknown projection {name!r}; valid: {', '.join(PROJECTIONS)}")
+
+
+def check_cam_methods(names: list, p: dict[str, Any], folder: Path) -> None:
+    from nbutils.cam import CAM_METHODS
+    unknown = [n for n in names if n not in CAM_METHODS]
+    if unknown:
+        raise ValueError(f"unknown CAM method(s) {unknown}; valid: {', '.join(CAM_METHODS)}")
+
+
+def check_paper_dataset(name: str, p: dict[str, Any], folder: Path) -> None:
+    """A name of the papers' published tables, as notebook 03 reads it."""
+    from nbutils.report import check_paper_dataset as check
+    check(name)
+
+
+# Parameter name -> its check(value, all the notebook's parameters, the notebook's folder).
+VALUE_CHECKS: dict[str, Callable[[Any, dict[str, Any], Path], None]] = {
+    "tasks": check_tasks, "task_name": check_task_name,
+    **{key: check_methods for key in METHOD_LISTS},
+    "settings": check_settings,  # see applies()
+    "nmi_encoders": check_encoders, "projection": check_projection, "cam_methods": check_cam_methods,
+    "paper_dataset": check_paper_dataset,
+}
 
 
 def failing_cell(error: Exception, source: Path) -> str:
@@ -160,12 +278,27 @@ def failing_cell(error: Exception, source: Path) -> str:
     return f"cell {sources.index(code) + 1} (`{first_line[:80]}`): {ename}: {evalue}"
 
 
+class CheckedParameters(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warning for parameters the runner has already
+    checked against the notebook's parameters cell: papermill's own reading of that cell skips
+    annotations such as ``str | None`` and calls those parameters unknown."""
+
+    def __init__(self, names: set[str]):
+        super().__init__()
+        self.messages = {f"Passed unknown parameter: {name}" for name in names}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.messages
+
+
 def execute(job: NotebookJob, run_dir: Path) -> dict[str, Any]:
     """Run one notebook into ``run_dir``; return its status record."""
     import papermill
     output = run_dir / job.path.name
     start = time.perf_counter()
     record = {"notebook": job.path.name, "output": str(output)}
+    checked = CheckedParameters({*job.parameters, "run_dir"})
+    logging.getLogger("papermill").addFilter(checked)
     try:
         papermill.execute_notebook(str(job.path), str(output), parameters={**job.parameters, "run_dir": str(run_dir)},
                                    cwd=str(job.path.parent), kernel_name="python3",
@@ -173,8 +306,27 @@ def execute(job: NotebookJob, run_dir: Path) -> dict[str, Any]:
         record["status"] = "ok"
     except Exception as error:  # papermill's PapermillExecutionError and kernel failures
         record.update(status="failed", error=f"{job.path.name} failed at {failing_cell(error, job.path)}")
+    finally:
+        logging.getLogger("papermill").removeFilter(checked)
     record["seconds"] = round(time.perf_counter() - start, 1)
     return record
+
+
+def print_plan(name: str, jobs: list[NotebookJob], run_dir: Path) -> None:
+    """The notebooks a run would execute, in order, with the parameters each receives."""
+    print(f"plan of run {name!r} (run folder {run_dir}); every check passed, nothing was run:")
+    for job in jobs:
+        print(f"  {job.source}")
+        text = yaml.safe_dump(job.parameters, sort_keys=False, default_flow_style=None, width=100)
+        print("\n".join(f"      {line}" for line in text.splitlines()) if job.parameters else "      (its defaults)")
+
+
+def resume_command(args: argparse.Namespace, run_id: str) -> str:
+    """The command that resumes this run: the same file and overrides with its --run-id."""
+    words = ["python", "-m", "nbutils.run", str(args.params), *args.overrides, "--run-id", run_id]
+    if args.runs != DEFAULT_RUNS:
+        words += ["--runs", str(args.runs)]
+    return shlex.join(words)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,27 +334,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("params", type=Path, help="parameter file, e.g. params/demo.yaml")
     parser.add_argument("overrides", nargs="*", help="key=value overrides (values read as YAML)")
     parser.add_argument("--run-id", help="run folder name under runs/NAME/ (reuse one to resume it)")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs", help="where run folders go")
-    args = parser.parse_args(argv)
+    parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where run folders go")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check everything, print the notebooks and their parameters, run nothing")
+    args = parser.parse_intermixed_args(argv)  # options may come before, between or after overrides
     try:
         name, jobs = plan(args.params, args.overrides)
     except (ParameterError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    run_dir = args.runs / name / (args.run_id or datetime.now().strftime("%Y%m%d-%H%M%S"))
+    run_id = args.run_id or datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = args.runs / name / run_id
+    if args.dry_run:
+        print_plan(name, jobs, run_dir)
+        return 0
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "params.yaml").write_text(yaml.safe_dump(
         {"source": str(args.params), "overrides": args.overrides,
          "notebooks": [{"path": j.source, "parameters": j.parameters} for j in jobs]},
         sort_keys=False))
+    os.environ.setdefault("NBUTILS_QUIET", "1")  # the kernels inherit it: no progress bars kept in outputs
     print(f"run folder: {run_dir}")
-    records = []
+    records, resume = [], None
     for job in jobs:
+        if resume:
+            records.append({"notebook": job.path.name, "status": "not run", "resume": resume})
+            continue
         print(f"running {job.path.name} ...", flush=True)
-        records.append(execute(job, run_dir))
+        try:
+            records.append(execute(job, run_dir))
+        except KeyboardInterrupt:
+            resume = resume_command(args, run_id)
+            records.append({"notebook": job.path.name, "output": str(run_dir / job.path.name),
+                            "status": "interrupted", "resume": resume})
+            continue
         print(f"  {records[-1]['status']} in {records[-1]['seconds']} s"
               + (f"\n  {records[-1]['error']}" if records[-1]["status"] != "ok" else ""), flush=True)
     (run_dir / "summary.json").write_text(json.dumps(records, indent=2))
+    if resume:
+        print(f"interrupted; finished trainings are kept in {run_dir}. Resume with:\n  {resume}", file=sys.stderr)
+        return 130
     failed = [r for r in records if r["status"] != "ok"]
     for r in failed:
         print(f"error: {r['error']} (executed copy: {r['output']})", file=sys.stderr)

@@ -1,13 +1,18 @@
 """The papermill runner: parameters reach the notebook, bad input fails before anything runs,
 and a failing notebook is named with its cell."""
 import json
+import os
+import resource
+import subprocess
+import sys
 import textwrap
+import time
 
 import nbformat
 import pytest
 
 from nbutils.config import build, parse_override
-from nbutils.run import ParameterError, main, plan
+from nbutils.run import REPO, ParameterError, main, plan
 from nbutils.train import TrainConfig
 
 
@@ -27,10 +32,11 @@ def echo(tmp_path):
         run_dir: str = "."
         epochs: int = 3
         lr: float = 0.1
-        tasks: dict = {"a": {"n": 1}}
+        tasks: dict = {"a": {"dataset": "digits", "train_size": 100}}
+        train: dict = {"momentum": 0.9}
         name: str | None = None'''),
         'import json, pathlib\npathlib.Path(run_dir, "seen.json").write_text('
-        'json.dumps({"epochs": epochs, "lr": lr, "tasks": tasks, "name": name}))')
+        'json.dumps({"epochs": epochs, "lr": lr, "tasks": tasks, "name": name, "train": train}))')
     return nb
 
 
@@ -40,20 +46,25 @@ def write_params(tmp_path, text):
     return path
 
 
-def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo):
+def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo, caplog):
     params = write_params(tmp_path, f"""\
         name: t
-        parameters: {{epochs: 5, tasks: {{a: {{n: 2}}}}}}
+        parameters: {{epochs: 5, tasks: {{a: {{dataset: digits, train_size: 200}}}}}}
         notebooks:
           - path: {echo}
             parameters: {{lr: 0.5}}
         """)
-    code = main([str(params), "epochs=7", "tasks.a.n=9", "name=x", "--runs", str(tmp_path / "runs"),
-                 "--run-id", "r1"])
+    # options before, between and after the overrides (argparse's intermixed parsing)
+    code = main([str(params), "--runs", str(tmp_path / "runs"), "epochs=7", "tasks.a.train_size=50",
+                 "--run-id", "r1", "name=x", "train.weight_decay=1e-4"])
     assert code == 0
     run = tmp_path / "runs" / "t" / "r1"
-    assert json.loads((run / "seen.json").read_text()) == {"epochs": 7, "lr": 0.5, "tasks": {"a": {"n": 9}}, "name": "x"}
+    assert json.loads((run / "seen.json").read_text()) == {
+        "epochs": 7, "lr": 0.5, "tasks": {"a": {"dataset": "digits", "train_size": 50}}, "name": "x",
+        "train": {"momentum": 0.9, "weight_decay": 1e-4}}  # a section only the notebook's default declares
     assert (run / "echo.ipynb").is_file() and json.loads((run / "summary.json").read_text())[0]["status"] == "ok"
+    # papermill reads `name: str | None` as no parameter; the runner has checked it, so no warning
+    assert not [r for r in caplog.records if "Passed unknown parameter" in r.getMessage()]
 
 
 def test_a_relative_data_root_is_taken_from_where_the_runner_starts(tmp_path, monkeypatch):
@@ -77,12 +88,25 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path, capsys):
     ("epochs=many", "epochs='many' is a str, but the notebook declares epochs: int"),
     ("lr=true", "lr=True is a bool"),
     ("tasks.b.n=1", "tasks.b is not a section"),
+    ("tasks.a.trainsize=1", r"tasks: task 'a': unknown key\(s\) \['trainsize'\]; valid: .*'train_size'"),
+    ("tasks.a.train_size=many", "train_size='many' is not an int >= 1"),
+    ("train.warmup_epochs=5", "warmup_epochs=5 with epochs=3"),
     ("epochs", "must look like key=value"),
 ])
 def test_bad_overrides_fail_before_anything_runs(tmp_path, echo, override, message):
-    params = write_params(tmp_path, f"name: t\nparameters: {{tasks: {{a: {{n: 1}}}}}}\nnotebooks:\n  - path: {echo}\n")
+    params = write_params(tmp_path, f"name: t\nnotebooks:\n  - path: {echo}\n")
     with pytest.raises((ParameterError, ValueError, TypeError), match=message):
         plan(params, [override])
+
+
+@pytest.mark.parametrize("text", ["train={weight_decay: 1e-4}", "train.weight_decay=1e-4"])
+def test_nested_numbers_are_typed_like_top_level_ones(tmp_path, echo, text):
+    """YAML 1.1 reads 1e-4 as a string at every depth; parameter files and overrides read it as a number."""
+    params = write_params(tmp_path, f"name: t\nparameters: {{lr: 1e-1, train: {{step_gamma: 5e-1}}}}\nnotebooks: [{{path: {echo}}}]\n")
+    parameters = plan(params, [text])[1][0].parameters
+    assert parameters["lr"] == 0.1 and parameters["train"]["weight_decay"] == 1e-4
+    assert parameters["train"].get("step_gamma", 0.5) == 0.5  # the file's nested value, unless replaced
+    assert plan(params, ['name="2e3"'])[1][0].parameters["name"] == "2e3"  # quoted stays a string
 
 
 def test_bad_parameter_files_fail_with_a_clear_message(tmp_path, echo, capsys):
@@ -108,3 +132,102 @@ def test_config_build_checks_names_and_types():
         build(TrainConfig, {"epochs": "2"}, "train")
     assert parse_override("train.lr=1e-3") == (["train", "lr"], 1e-3)
     assert parse_override("seeds=[0, 1]") == (["seeds"], [0, 1])
+
+
+def test_ctrl_c_leaves_a_summary_that_says_interrupted_and_how_to_resume(tmp_path, echo, monkeypatch, capsys):
+    second = write_notebook(tmp_path / "second.ipynb", "run_dir: str = '.'", "pass")
+    third = write_notebook(tmp_path / "third.ipynb", "run_dir: str = '.'", "pass")
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {echo}}}, {{path: {second}}}, {{path: {third}}}]\n")
+    import nbutils.run
+    real_execute = nbutils.run.execute
+
+    def interrupt_second(job, run_dir):
+        if job.path == second:
+            raise KeyboardInterrupt
+        return real_execute(job, run_dir)
+
+    monkeypatch.setattr(nbutils.run, "execute", interrupt_second)
+    runs = tmp_path / "my runs"
+    assert main([str(params), "epochs=1", "--runs", str(runs), "--run-id", "r7"]) == 130
+    summary = json.loads((runs / "t" / "r7" / "summary.json").read_text())
+    assert [r["status"] for r in summary] == ["ok", "interrupted", "not run"]
+    resume = f"python -m nbutils.run {params} epochs=1 --run-id r7 --runs '{runs}'"
+    assert summary[1]["resume"] == resume and summary[2]["resume"] == resume
+    err = capsys.readouterr().err
+    assert "interrupted" in err and resume in err
+
+
+def test_notebooks_run_by_the_runner_keep_no_progress_bars(tmp_path, monkeypatch):
+    """The runner sets nbutils.runtime.quiet() for its kernels, so tqdm bars stay out of the outputs."""
+    probe = write_notebook(tmp_path / "quiet.ipynb", "run_dir: str = '.'",
+                           "import pathlib\nfrom nbutils.runtime import quiet\n"
+                           "pathlib.Path(run_dir, 'quiet.txt').write_text(str(quiet()))")
+    for switch in ("NBUTILS_QUIET", "CI"):
+        monkeypatch.delenv(switch, raising=False)
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {probe}}}]\n")
+    assert main([str(params), "--runs", str(tmp_path / "runs"), "--run-id", "q"]) == 0
+    assert (tmp_path / "runs" / "t" / "q" / "quiet.txt").read_text() == "True"
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, echo, capsys):
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {echo}, parameters: {{lr: 0.5}}}}]\n")
+    assert main([str(params), "--dry-run", "epochs=2", "--runs", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert str(echo) in out and "epochs: 2" in out and "lr: 0.5" in out and "nothing was run" in out
+    assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------ the repository's own files
+CI = REPO / "params" / "ci.yaml"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tasks.tshirt-vs-rest.trainsize=300", r"tasks: task 'tshirt-vs-rest': unknown key\(s\) \['trainsize'\]"),
+    ("tasks.tshirt-vs-rest.positive=T-shirt", "unknown positive class 'T-shirt'.*'T-shirt/top'"),
+    ("data_root=/nonexistent", "train-images-idx3-ubyte.*not found in /nonexistent \\(no such folder\\)"),
+    ("task_name=tshirt", "task_name: unknown task 'tshirt'; valid: tshirt-vs-rest, fmnist-ham10000"),
+    ("methods=[ce, rgg]", "03_benchmark.ipynb: methods: unknown method 'rgg'; valid: ce, wce"),
+    ("methods=[{name: rg, aggregate: mean}]", "methods: .*aggregate 'mean'.*max"),
+    ("methods=[{name: focal, gamma: two}]", "methods: .*gamma='two'"),
+    ("methods=[{name: rg-random, clustering: gmm}]", "methods: .*'rg-random'.*clustering"),
+    ("label_methods=[ce, rgg]", "01_motivation.ipynb: label_methods: unknown method 'rgg'"),
+    ("cam_training_methods=[smoth]", "cam_training_methods: unknown method 'smoth'"),
+    ("regroup.clustering=gmmm", "unknown clustering 'gmmm'; valid: .*kmeans"),
+    ("train.warmup_epochs=3", "warmup_epochs=3 with epochs=2"),
+    ("nmi_encoders=[raw, pcaa]", r"nmi_encoders: unknown encoder\(s\) \['pcaa'\]; valid: .*pca"),
+    ("projection=pca", "projection: unknown projection 'pca'; valid: tsne, umap"),
+    ("cam_methods=[gradcan]", r"cam_methods: unknown CAM method\(s\) \['gradcan'\]; valid: gradcam"),
+    ("paper_dataset=HAM1000", "paper_dataset: .*'HAM1000'.*valid"),
+])
+def test_everything_the_ci_file_can_name_is_checked_before_any_notebook(override, message):
+    with pytest.raises(ParameterError, match=message):
+        plan(CI, [override])
+
+
+def test_the_ci_file_with_short_overrides_passes_the_checks():
+    name, jobs = plan(CI, ["epochs=1", "seeds=[0]", "train.weight_decay=1e-4", "methods=[ce, {name: rg, encoder: raw}]"])
+    assert name == "ci" and all(job.parameters["train"] == {"weight_decay": 1e-4} for job in jobs)
+
+
+def cpu_seconds_of(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
+    """(finished process, its CPU seconds (user + system), wall seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall
+
+
+@pytest.mark.parametrize("args, names", [
+    (["params/ci.yaml", "methods=[ce, rgg]"], ["'rgg'", "valid: ce, wce, focal"]),
+    (["params/demo.yaml", "data_root=/nonexistent"], ["/nonexistent", "train-images-idx3-ubyte"]),
+])
+def test_a_wrong_name_fails_within_seconds_before_any_notebook_starts(tmp_path, args, names):
+    """Timed in CPU seconds of the runner's process: on a shared machine its wall time also counts
+    other processes' work (measured alone, wall and CPU time agree within 0.3 s)."""
+    done, cpu, wall = cpu_seconds_of([sys.executable, "-m", "nbutils.run", *args, "--runs", str(tmp_path)])
+    assert done.returncode == 2 and all(name in done.stderr for name in names), done.stderr
+    assert cpu < 5, f"the check took {cpu:.1f} s of CPU ({wall:.1f} s wall)"
+    assert not any(tmp_path.iterdir())  # no run folder: no notebook started

@@ -20,6 +20,7 @@ from nbutils.data import TrainingSet
 from nbutils.encoders import ENCODERS
 from nbutils.losses import make_loss
 from nbutils.medical import HAM10000_CLASSES
+from nbutils.models import check_model_options
 from nbutils.methods import METHODS, ModelOptions, RegroupOptions, default_loss_options, method_spec, split_options
 from nbutils.report import paper_results
 from nbutils.run import main, plan
@@ -125,6 +126,43 @@ def write_cifar100(root: Path, per_class: int = 3, worm_train: int = 10) -> Path
     return root
 
 
+def write_isic2019(root: Path, per_class: tuple[int, ...] = (12, 24, 8, 8, 8, 8, 8, 8)) -> Path:
+    """ISIC_2019_Training_GroundTruth.csv (one-hot, with an empty UNK column),
+    ISIC_2019_Training_Metadata.csv (every second image shares the lesion of the one before) and
+    ISIC_2019_Training_Input/*.jpg."""
+    rng = np.random.default_rng(0)
+    classes = ["MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"]
+    truth, meta, n = [",".join(["image"] + classes)], ["image,age_approx,anatom_site_general,lesion_id,sex"], 0
+    for c, count in enumerate(per_class):
+        for i in range(count):
+            image = f"ISIC_{n:07d}"
+            write_noise_image(root / "ISIC_2019_Training_Input" / f"{image}.jpg", rng, (24, 18))
+            truth.append(",".join([image] + ["1.0" if k == c else "0.0" for k in range(len(classes))]))
+            meta.append(f"{image},50.0,back,BCN_{c}{i // 2:04d},male")
+            n += 1
+    (root / "ISIC_2019_Training_GroundTruth.csv").write_text("\n".join(truth) + "\n")
+    (root / "ISIC_2019_Training_Metadata.csv").write_text("\n".join(meta) + "\n")
+    return root
+
+
+ODIR_LABELS = ["['A']", "['C']", "['D']", "['G']", "['H']", "['M']", "['N']", "['O']"]
+
+
+def write_odir5k(root: Path, per_class: tuple[int, ...] = (8, 8, 16, 8, 8, 8, 24, 10)) -> Path:
+    """Kaggle's ODIR-5K layout: full_df.csv (columns as Kaggle's, filename and labels among them)
+    and preprocessed_images/<id>_<eye>.jpg."""
+    rng = np.random.default_rng(0)
+    rows, n = ["ID,Patient Age,Patient Sex,N,D,G,C,A,H,M,O,filepath,labels,target,filename"], 0
+    for label, count in zip(ODIR_LABELS, per_class):
+        for _ in range(count):
+            name = f"{n // 2}_{'left' if n % 2 else 'right'}.jpg"
+            write_noise_image(root / "preprocessed_images" / name, rng, (20, 20))
+            rows.append(f'{n // 2},60,Male,0,0,0,0,0,0,0,0,x/{name},"{label}","[0, 0, 0, 0, 0, 0, 0, 0]",{name}')
+            n += 1
+    (root / "full_df.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
 # --------------------------------------------------------------------------- the runs
 # One or two methods a file (the full lists are checked without training below); the CAM and
 # motivation notebooks reuse the benchmark's models. dermamnist keeps its own ResNet-18.
@@ -141,22 +179,37 @@ CASES = {
     "chest_xray": (write_chest_xray, CNN + ["pretrained=false", "methods=[augment, {name: smote, max_memory_gb: 12.0}]",
                                             "cam_training_methods=[augment]", "cam_methods=[gradcam]", "n_images=2"]),
     "dermamnist": (write_dermamnist, ["methods=[ldam-drw]"]),
+    # the LMF paper's files run their own four methods (ce, focal, ldam, lmf with margin weights)
+    "lmf_ham10000": (write_ham10000, CNN + ["pretrained=false"]),
+    "lmf_isic2019": (write_isic2019, CNN + ["pretrained=false"]),
+    "lmf_odir5k": (write_odir5k, CNN + ["pretrained=false"]),
 }
+LMF_FILES = [name for name in CASES if name.startswith("lmf_")]
 
 
 def test_every_paper_file_has_a_case():
     assert sorted(CASES) == sorted(p.stem for p in PARAMS.glob("*.yaml") if p.stem not in ("demo", "ci"))
 
 
+def planned_jobs(name: str, tmp_path: Path) -> dict[str, dict]:
+    """The runner's plan of params/NAME.yaml, notebook name -> parameters, with its data set's
+    fixture as data_root (the runner checks the data files) and pretrained=false (offline)."""
+    data = CASES[name][0](tmp_path / "data")
+    return {job.path.stem: job.parameters
+            for job in plan(PARAMS / f"{name}.yaml", [f"data_root={data}", "pretrained=false"])[1]}
+
+
 @pytest.mark.parametrize("name", CASES)
-def test_paper_params_hold_at_paper_scale(name):
+def test_paper_params_hold_at_paper_scale(name, tmp_path):
     """What a paper-scale run would find out only hours in: the settings build, every method and
     its options are accepted, the other notebooks reuse the benchmark's models, the table exists."""
-    jobs = {job.path.stem: job.parameters for job in plan(PARAMS / f"{name}.yaml", [])[1]}
+    jobs = planned_jobs(name, tmp_path)
     bench = jobs["03_benchmark"]
-    assert bench["seeds"] == [0, 1, 2] and bench["data_root"] is None
+    assert bench["seeds"] == [0, 1, 2]
+    assert yaml.safe_load((PARAMS / f"{name}.yaml").read_text())["parameters"]["data_root"] is None
     cfg = build(TrainConfig, {**{k: bench[k] for k in ("epochs", "batch_size", "lr", "optimizer")}, **bench["train"]}, name)
     build(ModelOptions, {"arch": bench["arch"], "pretrained": bench["pretrained"]}, name)
+    check_model_options(bench["arch"], width=bench.get("width", 32), pretrained=False)  # weights: see below
     build(RegroupOptions, bench.get("regroup"), name)
     data = TrainingSet(torch.zeros(100, 1, 2, 2, dtype=torch.uint8), np.repeat([0, 1], [90, 10]))
     for entry in bench["methods"]:
@@ -196,6 +249,46 @@ def test_paper_params_run_end_to_end_on_a_fixture(name, tmp_path, monkeypatch):
     assert set(metrics) == {f"{task}/{method}/{metric}" for task in benchmark["tasks"] for method in methods
                             for metric in ("ba", "macro_ap")}
     assert all(0 <= v <= 1 for v in metrics.values())
+
+
+@pytest.mark.parametrize("name", LMF_FILES)
+def test_lmf_files_hold_the_lmf_papers_settings(name, tmp_path):
+    """The LMF paper (lmfloss.txt, section 3.2) and its authors' config.ini / train.py / utils.py:
+    ImageNet EfficientNetV2-S, Adam 1e-4 (weight decay 5e-4), StepLR(30, 0.1), batch 32, 100
+    epochs, 224 px, a 70:15:15 split; ce, focal (gamma 1.5), ldam (max_m 0.5, s 30) and lmf (alpha 1.5,
+    beta 1, gamma 1.5), the LDAM margins as class weights of ldam, focal and both lmf terms."""
+    bench = planned_jobs(name, tmp_path)["03_benchmark"]
+    assert yaml.safe_load((PARAMS / f"{name}.yaml").read_text())["parameters"]["pretrained"] is True
+    assert (bench["arch"], bench["image_size"]) == ("efficientnetv2_s", 224)
+    assert (bench["optimizer"], bench["lr"], bench["batch_size"], bench["epochs"]) == ("adam", 1e-4, 32, 100)
+    cfg = build(TrainConfig, {**{k: bench[k] for k in ("epochs", "batch_size", "lr", "optimizer")}, **bench["train"]}, name)
+    assert (cfg.weight_decay, cfg.augment, cfg.select) == (5e-4, False, "best")
+    lrs = lr_per_step(cfg, 1)  # one step an epoch: the rate of each epoch
+    assert (lrs[29], lrs[30], lrs[59], lrs[60], lrs[89], lrs[90]) == pytest.approx((1e-4, 1e-5, 1e-5, 1e-6, 1e-6, 1e-7))
+    (spec,) = bench["tasks"].values()
+    test = spec["options"]["test_fraction"]
+    assert (1 - test) * (1 - spec["val_fraction"]) == pytest.approx(0.70, abs=1e-4) and test == 0.15
+    assert bench["paper_dataset"] in ("HAM10000", "ISIC-2019", "ODIR-5K")
+    assert len(paper_results(bench["paper_dataset"]).query("source == 'lmfloss'")) == 32
+    entries = {method_spec(entry)[0]: method_spec(entry)[1] for entry in bench["methods"]}
+    assert sorted(entries) == ["ce", "focal", "ldam", "lmf"] and entries["ce"] == {}
+    counts = [700, 200, 100]
+    margins = 0.5 * (np.asarray(counts) / min(counts)) ** -0.25  # the authors' get_mlist, max_m 0.5
+    focal = make_loss("focal", counts, **entries["focal"])
+    ldam = make_loss("ldam", counts, **entries["ldam"])
+    lmf = make_loss("lmf", counts, **entries["lmf"])
+    assert focal.gamma == lmf.focal.gamma == 1.5 and (lmf.alpha, lmf.beta) == (1.5, 1.0)
+    assert ldam.s == lmf.ldam.s == 30.0
+    for weights in (focal.alpha, ldam.weight, lmf.ldam.weight, lmf.focal.alpha, ldam.margins, lmf.ldam.margins):
+        np.testing.assert_allclose(weights.numpy(), margins, rtol=1e-6)
+
+
+def test_lmf_backbones_need_their_weights_offline(tmp_path, monkeypatch):
+    """pretrained: true offline without the weights fails before any training, naming the file."""
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    for arch in ("efficientnetv2_s", "resnet50"):
+        with pytest.raises(FileNotFoundError, match=f"{arch} could not be fetched.*pretrained=false"):
+            check_model_options(arch, width=32, pretrained=True)
 
 
 # --------------------------------------------------------------------------- step schedule

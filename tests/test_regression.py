@@ -1,59 +1,78 @@
-"""Papermill regression run: every notebook with params/ci.yaml, its metrics compared with the
-committed reference (tests/reference/README.md says why the tolerance is what it is and how to
-refresh the reference)."""
+"""Papermill run of every notebook with params/ci.yaml: each runs to the end and writes its
+figures, tables and metrics, and the metrics are in range with every method of the file present.
+
+No trained number is compared with a stored value: a 2-epoch run on 600 images is chaotic, and
+float rounding that differs between CPUs moves its metrics by more than any tolerance that would
+still catch a regression (tests/README.md has the measurements). Whether methods behave is
+checked by relation in tests/test_behaviour.py, and by fault in tests/test_mutations.py.
+"""
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
-from nbutils.report import compare_metrics, read_run_metrics
+from nbutils.report import read_run_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "tests" / "reference" / "ci_metrics.json"
-TOLERANCE = 0.05  # AP, agreement and the other averaged metrics
-THRESHOLDED_TOLERANCE = 0.15  # BA (an argmax on a small test set) and CAM centre mass
+CI = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
 
 
-def tolerance(key: str) -> float:
-    """Allowed absolute difference for one metric (tests/reference/README.md says why)."""
-    return THRESHOLDED_TOLERANCE if key.endswith("/ba") or key.startswith("cams/") else TOLERANCE
+def expected_benchmark_runs() -> list[tuple[str, str]]:
+    """(task, method) pairs the benchmark notebook must report: every method of params/ci.yaml on
+    every task, except rg-oracle where a task has no hidden fine labels (a long tail)."""
+    benchmark = next(nb for nb in CI["notebooks"] if nb["path"].endswith("03_benchmark.ipynb"))
+    methods = [m if isinstance(m, str) else m["name"] for m in benchmark["parameters"]["methods"]]
+    return [(task, method) for task, spec in CI["parameters"]["tasks"].items() for method in methods
+            if not (method == "rg-oracle" and "positive" not in spec)]
 
 
-def reference() -> dict:
-    return json.loads(REFERENCE.read_text())
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    done = subprocess.run([sys.executable, "-m", "nbutils.run", "params/ci.yaml", "--runs", str(runs),
+                           "--run-id", "ci"], cwd=ROOT, env={**os.environ, "CI": "1"},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return runs / "ci" / "ci"
 
 
 @pytest.mark.slow
-def test_every_notebook_runs_and_matches_the_reference(tmp_path):
-    env = {**os.environ, "CI": "1"}
-    done = subprocess.run([sys.executable, "-m", "nbutils.run", "params/ci.yaml", "--runs", str(tmp_path),
-                           "--run-id", "regression"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    run = tmp_path / "ci" / "regression"
+def test_every_notebook_runs_to_the_end(run):
     summary = json.loads((run / "summary.json").read_text())
-    assert [r["status"] for r in summary] == ["ok"] * 4
-    assert len(list((run / "figures").glob("*.png"))) >= 10
-    problems = compare_metrics(read_run_metrics(run), reference(), tolerance)
-    assert not problems, "\n".join(problems)
+    assert [r["status"] for r in summary] == ["ok"] * len(CI["notebooks"])
+    assert len(list(run.glob("*.ipynb"))) == len(CI["notebooks"])
 
 
-def test_a_deliberately_broken_method_fails_the_comparison():
-    ref = reference()
-    broken = dict(ref)
-    key = next(k for k in ref if k.startswith("benchmark/") and "/rg/" in k and k.endswith("macro_ap"))
-    broken[key] = ref[key] - 0.2  # what a regression in regrouping would look like
-    problems = compare_metrics(broken, ref, tolerance)
-    assert len(problems) == 1 and key in problems[0]
-    assert compare_metrics(ref, ref, tolerance) == []
-    dropped = {k: v for k, v in ref.items() if k != key}
-    assert compare_metrics(dropped, ref, tolerance) == [f"missing: {key}"]
+@pytest.mark.slow
+def test_every_notebook_writes_its_figures_tables_and_metrics(run):
+    figures = list((run / "figures").glob("*.png"))
+    assert len(figures) >= 10 and all(f.stat().st_size > 1000 for f in figures)
+    tables = {p.name for p in (run / "tables").glob("*.csv")}
+    assert {"benchmark_rows.csv", "claims.csv", "encoder_cluster_quality.csv"} <= tables, tables
+    metric_files = list((run / "metrics").glob("*.json"))
+    assert len(metric_files) == len(CI["notebooks"]) and all(json.loads(p.read_text()) for p in metric_files)
 
 
-def test_a_collapsed_balanced_accuracy_fails_the_comparison():
-    ref = reference()
-    key = next(k for k in ref if k.startswith("benchmark/") and "/ros/" in k and k.endswith("/ba"))
-    collapsed = {**ref, key: ref[key] - 0.2}  # what a sampler that stopped balancing does to BA
-    assert [p.split(":")[0] for p in compare_metrics(collapsed, ref, tolerance)] == [key]
+@pytest.mark.slow
+def test_every_metric_is_a_finite_fraction(run):
+    metrics = read_run_metrics(run)
+    bad = {k: v for k, v in metrics.items() if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1)}
+    assert metrics and not bad, f"out of [0, 1] or not finite: {bad}"
+
+
+@pytest.mark.slow
+def test_every_method_of_the_parameter_file_is_reported_on_every_task(run):
+    metrics = read_run_metrics(run)
+    missing = [f"benchmark/{task}/{method}/{m}" for task, method in expected_benchmark_runs()
+               for m in ("ba", "macro_ap") if f"benchmark/{task}/{method}/{m}" not in metrics]
+    assert not missing, f"missing: {missing}"
+    rows = pd.read_csv(run / "tables" / "benchmark_rows.csv")
+    assert sorted(zip(rows.task, rows.method)) == sorted(expected_benchmark_runs())
+    if "warning" in rows:
+        assert not rows.warning.fillna("").str.contains("diverged").any(), rows[["task", "method", "warning"]]

@@ -74,7 +74,9 @@ METHODS: dict[str, Recipe] = {
     "ldam": Recipe(loss="ldam", head="cosine"),
     "ldam-drw": Recipe(loss="ldam-drw", head="cosine"),
     "la": Recipe(loss="la"),
-    "lmf": Recipe(loss="lmf"),  # a plain linear head, as the LMF authors train it
+    # a plain linear head, as the LMF authors train it (with Adam 1e-4). Measured on 1,500 Fashion-MNIST
+    # images, 3 epochs: with SGD lr 0.05 the s=30 logits collapse it to one class; Adam 1e-3 reaches BA 0.87
+    "lmf": Recipe(loss="lmf"),
     "ap": Recipe(loss="ap", batch_sampler=True),  # SOAP (Qi et al. 2021), not Chen et al.'s AP-loss
     "ros": Recipe(resample="ros"),
     "rus": Recipe(resample="rus"),

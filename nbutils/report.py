@@ -1,8 +1,13 @@
 """What a notebook leaves in its run folder (figures as PNG, tables as CSV and JSON, the metrics a
-regression run compares) and the papers' published numbers to set beside ours."""
+regression run compares) and the papers' published numbers to set beside ours.
+
+    python -m nbutils.report RUN_FOLDER    # writes RUN_FOLDER/report.html (nbutils.html_report)
+"""
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -236,6 +241,19 @@ def read_run_metrics(run_dir: str | Path) -> dict[str, float]:
     return merged
 
 
+def read_summary(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(per-notebook records, provenance) of a run's ``summary.json``: {"notebooks": [...],
+    "provenance": {...}} (``nbutils.provenance``), or the older plain list of records (no
+    provenance). ([], {}) when the run wrote no summary yet."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        return [], {}
+    summary = json.loads(path.read_text())
+    if isinstance(summary, list):
+        return summary, {}
+    return summary.get("notebooks", []), summary.get("provenance", {})
+
+
 def compare_metrics(actual: dict[str, float], reference: dict[str, float],
                     tolerance: float | Callable[[str], float]) -> list[str]:
     """What differs between a run's metrics and the reference: missing or extra keys, and values
@@ -290,3 +308,23 @@ def gains_markdown(gains: pd.DataFrame, task: str) -> str:
         sentences.append(f"- *{task}*, {method_label(method)} − {group['method_b'].iloc[0]}: " + "; ".join(parts)
                          + f" ({group['n_seeds'].iloc[0]} seed(s)).")
     return "\n".join(sentences)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nbutils.report RUN_FOLDER``: write the run's report.html and print its path."""
+    parser = argparse.ArgumentParser(prog="python -m nbutils.report",
+                                     description="Write RUN_FOLDER/report.html for a finished (or running) run.")
+    parser.add_argument("run_folder", type=Path, help="a run folder, e.g. runs/demo/20250101-120000")
+    args = parser.parse_args(argv)
+    from nbutils.html_report import write_html_report
+    try:
+        path = write_html_report(args.run_folder)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -223,21 +223,27 @@ def summary_section(run_dir: Path) -> str:
     paths = sorted((run_dir / "tables").glob("summary_*.csv"))
     if not paths:
         return '<p class="note">No summary tables (tables/summary_*.csv): notebook 03 writes them.</p>'
-    parts = ['<p class="note">Test split, %: mean ± half-width of the 95% interval over seeds (or the '
-             'test-image bootstrap for single-run methods), as notebook 03 explains.</p>']
-    for path in paths:
-        task = path.stem.removeprefix("summary_")
-        parts.append(f"<h3>{esc(task)}</h3>\n" + table_html(read_table(path), f"summary-{task}"))
-    return "\n".join(parts)
+    tables = {path.stem.removeprefix("summary_"): read_table(path) for path in paths}
+    with_intervals = any(table.astype(str).apply(lambda column: column.str.contains("±")).any().any()
+                         for table in tables.values())
+    note = ("Test split, %: mean ± half-width of the 95% interval over seeds (or the test-image bootstrap "
+            "for single-run methods), as notebook 03 explains." if with_intervals else
+            "Test split, %: means (these tables carry no intervals).")
+    return f'<p class="note">{note}</p>\n' + "\n".join(
+        f"<h3>{esc(task)}</h3>\n" + table_html(table, f"summary-{task}") for task, table in tables.items())
 
 
 def figures_section(run_dir: Path) -> str:
+    """Every ``figures/*.png``, linked to itself, with a link to the figure's PDF when saved."""
     paths = sorted((run_dir / "figures").glob("*.png"))
     if not paths:
         return '<p class="note">No figures (figures/*.png).</p><p id="image-status"></p>'
-    figures = "".join(f'<figure><a href="figures/{esc(p.name)}"><img src="figures/{esc(p.name)}" alt="{esc(p.stem)}">'
-                      f"</a><figcaption>{esc(p.stem)}</figcaption></figure>" for p in paths)
-    return f'<p id="image-status">Checking the figures...</p>\n<div class="figures">{figures}</div>'
+    figures = []
+    for p in paths:
+        pdf = f' (<a href="figures/{esc(p.stem)}.pdf">PDF</a>)' if p.with_suffix(".pdf").is_file() else ""
+        figures.append(f'<figure><a href="figures/{esc(p.name)}"><img src="figures/{esc(p.name)}" alt="{esc(p.stem)}">'
+                       f"</a><figcaption>{esc(p.stem)}{pdf}</figcaption></figure>")
+    return f'<p id="image-status">Checking the figures...</p>\n<div class="figures">{"".join(figures)}</div>'
 
 
 def other_tables_section(run_dir: Path) -> str:

@@ -38,6 +38,7 @@ def make_run_folder(run_dir: Path, summary_format: str = "dict") -> Path:
         ax.plot(np.arange(5), np.arange(5) ** (i + 1), marker="o")
         ax.set_title(name)
         plt.close(out.save_figure(fig, name))
+    (run_dir / "figures" / f"{FIGURES[0]}.pdf").write_bytes(b"%PDF-1.4\n")  # a figure also saved as PDF
     out.save_table(pd.DataFrame({"ba": ["62.6 ± 2.2", "70.1 ± 1.0"], "macro_ap": ["55.0 ± 3.1", "58.2 ± 2.5"]},
                                 index=pd.Index(["ce", "rg <b>"], name="method")), "summary_task")
     out.save_table(pd.DataFrame({"claim": ["RG raises minority-class AP over CE"], "metric": ["ap/pos"],
@@ -102,6 +103,7 @@ def test_the_report_holds_every_table_figure_notebook_and_the_provenance(run_dir
         assert page.by_id(table) is not None, f"no table {table}"
     text = " ".join(page.text)
     assert "62.6 ± 2.2" in text and "rg <b>" in text  # intervals kept, HTML in names escaped
+    assert "mean ± half-width of the 95% interval" in text
     assert "inconclusive" in text and "RG raises minority-class AP over CE" in text
     assert sorted(i["src"] for i in page.find("img")) == [f"figures/{name}.png" for name in sorted(FIGURES)]
     assert "ValueError: boom" in text and "failed" in text and "1.5" in text
@@ -117,6 +119,7 @@ def test_each_notebook_is_exported_with_its_code_folded(run_dir):
     assert "A tiny notebook" in exported
     links = local_links(Page((run_dir / "report.html").read_text()))
     assert f"{NOTEBOOK_HTML}/01_tiny.html" in links and "01_tiny.ipynb" in links
+    assert f"figures/{FIGURES[0]}.pdf" in links and f"figures/{FIGURES[1]}.pdf" not in links
 
 
 def test_every_local_link_is_relative_and_survives_copying_the_folder(run_dir, tmp_path):
@@ -131,6 +134,13 @@ def test_an_older_summary_without_provenance_still_gives_a_report(tmp_path):
     records, prov = read_summary(run)
     assert [r["notebook"] for r in records] == ["01_tiny.ipynb", "02_failing.ipynb"] and prov == {}
     assert "records no provenance" in write_html_report(run).read_text()
+
+
+def test_tables_without_intervals_are_not_said_to_have_them(tmp_path):
+    run = make_run_folder(tmp_path / "plain")
+    RunFolder(run).save_table(pd.DataFrame({"ba": [62.6]}, index=pd.Index(["ce"], name="method")), "summary_task")
+    text = write_html_report(run).read_text()
+    assert "these tables carry no intervals" in text and "half-width" not in text
 
 
 def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, capsys):

@@ -19,7 +19,7 @@ test: install data browser  ## unit tests, then every notebook through papermill
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lab: install  ## JupyterLab (from .venv) on notebooks/, with the kernel "$(KERNEL)" installed by make install
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 install: $(STAMP)
 

@@ -1,5 +1,6 @@
 """make lab: JupyterLab from .venv with the project's kernel "nbutils", which runs notebooks
 that import nbutils from any folder (no path edits)."""
+import os
 import subprocess
 import sys
 import tomllib
@@ -49,6 +50,9 @@ def test_a_notebook_outside_the_repository_imports_nbutils_under_the_kernel(tmp_
 
 
 def test_make_lab_opens_jupyterlab_on_the_notebooks():
+    """as root too: JupyterLab refuses root without --allow-root."""
     done = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert ".venv/bin/jupyter lab --notebook-dir=notebooks" in done.stdout
+    command = next(line for line in done.stdout.splitlines() if "jupyter lab" in line).split()
+    assert command[:3] == [".venv/bin/jupyter", "lab", "--notebook-dir=notebooks"]
+    assert ("--allow-root" in command) == (os.geteuid() == 0)

@@ -32,7 +32,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import nbformat
 import yaml
 
 from nbutils.config import load_yaml, parse_override, set_nested
@@ -65,11 +64,22 @@ def notebook_path(text: str) -> Path:
     return REPO / text if not Path(text).is_absolute() else Path(text)
 
 
+def read_cells(notebook: Path) -> list[dict[str, Any]]:
+    """The cells of an .ipynb file, each source as one string. Read as plain JSON: importing
+    nbformat's schema validation takes seconds, and papermill validates the notebook when it runs."""
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+    except (ValueError, KeyError) as error:
+        raise ParameterError(f"{notebook} is not a notebook (.ipynb JSON with 'cells'): {error}") from None
+    return [{**cell, "source": "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]}
+            for cell in cells]
+
+
 def parameters_cell(notebook: Path) -> str:
     """Source of the cell tagged ``parameters``."""
-    for cell in nbformat.read(notebook, as_version=4).cells:
+    for cell in read_cells(notebook):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return cell.source
+            return cell["source"]
     raise ParameterError(f"{notebook} has no cell tagged 'parameters'")
 
 
@@ -124,64 +134,64 @@ def load_params(path: Path) -> dict[str, Any]:
     return params
 
 
-def apply_overrides(values: dict[str, dict[str, Any]], declared: dict[str, dict[str, dict]], words: list[str],
+def apply_overrides(values: list[dict[str, Any]], declared: list[dict[str, dict]], words: list[str],
                     where: str) -> None:
-    """Set each ``key=value`` in the parameters of every notebook that declares the key (an override
-    beats the file). A nested key (``train.weight_decay=1e-4``) starts from the notebook's default
-    when the file does not set the section."""
+    """Set each ``key=value`` in the parameters ``values[i]`` of every notebook i whose parameters
+    cell ``declared[i]`` has the key (an override beats the file). A nested key
+    (``train.weight_decay=1e-4``) starts from the notebook's default when the file does not set it."""
     for word in words:
         path, value = parse_override(word)
-        users = [nb for nb in values if path[0] in declared[nb]]
+        users = [i for i, decl in enumerate(declared) if path[0] in decl]
         if not users:
-            valid = sorted(set().union(*declared.values()))
+            valid = sorted(set().union(*declared))
             raise ParameterError(f"{where}: override {word!r}: no notebook takes {path[0]!r}; valid keys: {valid}")
-        for nb in users:
-            if len(path) > 1 and path[0] not in values[nb]:
-                values[nb][path[0]] = copy.deepcopy(default_value(declared[nb][path[0]]))
-            set_nested(values[nb], path, value, where)
+        for i in users:
+            if len(path) > 1 and path[0] not in values[i]:
+                values[i][path[0]] = copy.deepcopy(default_value(declared[i][path[0]]))
+            set_nested(values[i], path, value, where)
 
 
 def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob]]:
     """Check the parameter file and overrides against the notebooks — names, types, and what every
     value names (see :func:`check_jobs`) — and return (name, jobs), before any notebook starts."""
     params = load_params(params_path)
-    declared: dict[str, dict[str, dict]] = {}
+    declared = []
     for nb in params["notebooks"]:
         path = notebook_path(nb["path"])
         if not path.is_file():
             raise ParameterError(f"{params_path}: notebook {nb['path']} not found")
-        declared[nb["path"]] = declared_parameters(path)
+        declared.append(declared_parameters(path))
     shared = params.get("parameters") or {}
-    unused = set(shared) - set().union(*map(set, declared.values()))
+    unused = set(shared) - set().union(*declared)
     if unused:
         raise ParameterError(f"{params_path}: shared parameter(s) {sorted(unused)} are taken by no notebook")
-    values = {}
-    for nb in params["notebooks"]:
-        decl, own = declared[nb["path"]], nb.get("parameters") or {}
+    values = []
+    for nb, decl in zip(params["notebooks"], declared):
+        own = nb.get("parameters") or {}
         unknown = set(own) - set(decl)
         if unknown:
             raise ParameterError(f"{params_path}: {nb['path']} has no parameter(s) {sorted(unknown)}; "
                                  f"it takes: {sorted(decl)}")
-        values[nb["path"]] = copy.deepcopy({**{k: v for k, v in shared.items() if k in decl}, **own})
+        values.append(copy.deepcopy({**{k: v for k, v in shared.items() if k in decl}, **own}))
     apply_overrides(values, declared, overrides, str(params_path))
     jobs = []
-    for source, given in values.items():
+    for nb, decl, given in zip(params["notebooks"], declared, values):
         given.update({k: str(Path(given[k]).resolve()) for k in PATH_PARAMETERS if given.get(k)})
         for key, value in given.items():
-            check_value(f"{params_path}: {source}", key, value, declared[source][key]["type"])
-        jobs.append(NotebookJob(notebook_path(source), given, source))
-    check_jobs(jobs, {source: {k: default_value(d) for k, d in decl.items()} for source, decl in declared.items()},
-               str(params_path))
+            check_value(f"{params_path}: {nb['path']}", key, value, decl[key]["type"])
+        jobs.append(NotebookJob(notebook_path(nb["path"]), given, nb["path"]))
+    check_jobs(jobs, [{k: default_value(d) for k, d in decl.items()} for decl in declared], str(params_path))
     return params.get("name") or params_path.stem, jobs
 
 
-def check_jobs(jobs: list[NotebookJob], defaults: dict[str, dict[str, Any]], where: str) -> None:
+def check_jobs(jobs: list[NotebookJob], defaults: list[dict[str, Any]], where: str) -> None:
     """Check what each notebook's parameters name, as the notebook would use them (its defaults
     filled in), without loading data or training: tasks and their data files, ``task_name``, every
     method list with the shared training/model/regrouping settings, encoders, projection, CAM
     methods and ``paper_dataset``. One kind of check at a time over all notebooks, the cheap kinds
-    first. Raises ParameterError naming the notebook, the parameter and the valid choices."""
-    effective = [{**defaults[job.source], **job.parameters} for job in jobs]
+    first. ``defaults``: each job's notebook defaults. Raises ParameterError naming the notebook,
+    the parameter and the valid choices."""
+    effective = [{**default, **job.parameters} for job, default in zip(jobs, defaults)]
     for key, check in VALUE_CHECKS.items():
         for job, p in zip(jobs, effective):
             if applies(key, p):
@@ -271,7 +281,7 @@ def failing_cell(error: Exception, source: Path) -> str:
     """'cell 7 (`first line`): ValueError: ...', numbered as the source notebook shows it (from 1)."""
     ename, evalue = getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error))
     code = getattr(error, "source", None)
-    sources = [c.source for c in nbformat.read(source, as_version=4).cells]
+    sources = [cell["source"] for cell in read_cells(source)]
     if code not in sources:
         return f"a cell: {ename}: {evalue}"
     first_line = next((line for line in code.splitlines() if line.strip()), "")
@@ -356,20 +366,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NBUTILS_QUIET", "1")  # the kernels inherit it: no progress bars kept in outputs
     print(f"run folder: {run_dir}")
     records, resume = [], None
-    for job in jobs:
-        if resume:
-            records.append({"notebook": job.path.name, "status": "not run", "resume": resume})
-            continue
-        print(f"running {job.path.name} ...", flush=True)
-        try:
+    try:
+        for job in jobs:
+            print(f"running {job.path.name} ...", flush=True)
             records.append(execute(job, run_dir))
-        except KeyboardInterrupt:
-            resume = resume_command(args, run_id)
-            records.append({"notebook": job.path.name, "output": str(run_dir / job.path.name),
-                            "status": "interrupted", "resume": resume})
-            continue
-        print(f"  {records[-1]['status']} in {records[-1]['seconds']} s"
-              + (f"\n  {records[-1]['error']}" if records[-1]["status"] != "ok" else ""), flush=True)
+            print(f"  {records[-1]['status']} in {records[-1]['seconds']} s"
+                  + (f"\n  {records[-1]['error']}" if records[-1]["status"] != "ok" else ""), flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: say so in the summary, with the command that resumes the run
+        resume = resume_command(args, run_id)
+        records += [{"notebook": job.path.name, "output": str(run_dir / job.path.name),
+                     "status": "not run" if i else "interrupted", "resume": resume}
+                    for i, job in enumerate(jobs[len(records):])]
     (run_dir / "summary.json").write_text(json.dumps(records, indent=2))
     if resume:
         print(f"interrupted; finished trainings are kept in {run_dir}. Resume with:\n  {resume}", file=sys.stderr)

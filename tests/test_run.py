@@ -11,9 +11,7 @@ import time
 import nbformat
 import pytest
 
-from nbutils.config import build, parse_override
 from nbutils.run import REPO, ParameterError, main, plan
-from nbutils.train import TrainConfig
 
 
 def write_notebook(path, parameters, body):
@@ -124,16 +122,6 @@ def test_bad_parameter_files_fail_with_a_clear_message(tmp_path, echo, capsys):
             plan(write_params(tmp_path, text % echo), [])
 
 
-def test_config_build_checks_names_and_types():
-    assert build(TrainConfig, {"epochs": 2, "lr": 1}, "t").lr == 1.0
-    with pytest.raises(ValueError, match="unknown key.*'epoch'.*valid"):
-        build(TrainConfig, {"epoch": 2}, "train")
-    with pytest.raises(TypeError, match="train: epochs='2' is a str, but epochs takes a int"):
-        build(TrainConfig, {"epochs": "2"}, "train")
-    assert parse_override("train.lr=1e-3") == (["train", "lr"], 1e-3)
-    assert parse_override("seeds=[0, 1]") == (["seeds"], [0, 1])
-
-
 def test_ctrl_c_leaves_a_summary_that_says_interrupted_and_how_to_resume(tmp_path, echo, monkeypatch, capsys):
     second = write_notebook(tmp_path / "second.ipynb", "run_dir: str = '.'", "pass")
     third = write_notebook(tmp_path / "third.ipynb", "run_dir: str = '.'", "pass")
@@ -231,3 +219,29 @@ def test_a_wrong_name_fails_within_seconds_before_any_notebook_starts(tmp_path, 
     assert done.returncode == 2 and all(name in done.stderr for name in names), done.stderr
     assert cpu < 5, f"the check took {cpu:.1f} s of CPU ({wall:.1f} s wall)"
     assert not any(tmp_path.iterdir())  # no run folder: no notebook started
+
+
+def test_one_notebook_may_be_listed_twice_with_its_own_parameters(tmp_path, echo):
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {echo}, parameters: {{lr: 0.5}}}}, "
+                                    f"{{path: {echo}, parameters: {{lr: 0.2}}}}]\n")
+    assert [job.parameters["lr"] for job in plan(params, ["epochs=1"])[1]] == [0.5, 0.2]
+
+
+def test_a_real_ctrl_c_in_a_running_notebook_exits_130_with_the_summary(tmp_path):
+    """SIGINT to the runner's process group, as a terminal's Ctrl-C sends it, while a cell runs."""
+    import signal
+    slow = write_notebook(tmp_path / "slow.ipynb", "run_dir: str = '.'",
+                          "import pathlib, time\npathlib.Path(run_dir, 'started').write_text('')\ntime.sleep(120)")
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {slow}}}]\n")
+    run = tmp_path / "runs" / "t" / "c"
+    runner = subprocess.Popen([sys.executable, "-m", "nbutils.run", str(params), "--runs", str(tmp_path / "runs"),
+                               "--run-id", "c"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not (run / "started").exists() and time.time() < deadline and runner.poll() is None:
+        time.sleep(0.2)
+    os.killpg(runner.pid, signal.SIGINT)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary[0]["status"] == "interrupted" and "--run-id c" in summary[0]["resume"]

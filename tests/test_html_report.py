@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("ba_vs_ap_task", "per_class_ap_task")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--virtual-time-budget=10000"]
+                  "--disable-dev-shm-usage", "--hide-scrollbars", "--virtual-time-budget=10000"]
 
 
 def make_run_folder(run_dir: Path, summary_format: str = "dict") -> Path:
@@ -205,7 +205,7 @@ def chromium() -> str:
 
 
 def browse(page: Path, profile: Path, *action: str) -> subprocess.CompletedProcess:
-    """Open ``page`` in headless Chromium (a fresh profile; no network of its own) with ``action``
+    """Open ``page`` in headless Chromium (a fresh profile, no background traffic) with ``action``
     (--dump-dom, --screenshot=PATH); waits for the page's load, within a 10 s virtual-time budget."""
     return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *action, page.as_uri()],
                           capture_output=True, text=True, timeout=180)

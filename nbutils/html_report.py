@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+import yaml
 
 from nbutils.report import read_summary
 
@@ -96,6 +97,7 @@ def write_html_report(run_dir: str | Path) -> Path:
 
 
 def esc(value: Any) -> str:
+    """``value`` as text safe inside HTML."""
     return html.escape(str(value))
 
 
@@ -124,7 +126,6 @@ def params_line(run_dir: Path) -> str:
     path = run_dir / "params.yaml"
     if not path.is_file():
         return '<p class="note">No params.yaml in this run folder.</p>'
-    import yaml
     params = yaml.safe_load(path.read_text()) or {}
     overrides = " ".join(params.get("overrides") or []) or "none"
     return (f'<p>Parameter file <code>{esc(params.get("source", "?"))}</code>, overrides <code>{esc(overrides)}</code> '

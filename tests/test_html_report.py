@@ -122,6 +122,13 @@ def test_each_notebook_is_exported_with_its_code_folded(run_dir):
     assert f"figures/{FIGURES[0]}.pdf" in links and f"figures/{FIGURES[1]}.pdf" not in links
 
 
+def test_a_notebook_that_cannot_be_exported_is_named_and_the_rest_kept(tmp_path):
+    run = make_run_folder(tmp_path / "half")
+    (run / "02_failing.ipynb").write_text('{"cells": [')  # cut off mid-write
+    page = write_html_report(run).read_text()
+    assert "export failed" in page and (run / NOTEBOOK_HTML / "01_tiny.html").is_file()
+
+
 def test_every_local_link_is_relative_and_survives_copying_the_folder(run_dir, tmp_path):
     copy = shutil.copytree(run_dir, tmp_path / "elsewhere")
     links = local_links(Page((copy / "report.html").read_text()))

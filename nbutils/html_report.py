@@ -32,11 +32,12 @@ FOLDED_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- endblock input_group %}
 """
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; padding: 0 1em; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 thead th { background: #f2f2f2; }
+#summary-tables td { white-space: nowrap; } .wide { overflow-x: auto; }
 td.ok { color: #1a7f37; font-weight: bold; } td.failed, td.interrupted { color: #c62828; font-weight: bold; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1em; }
 figure { margin: 0; border: 1px solid #ddd; padding: 0.5em; }
@@ -204,9 +205,10 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def table_html(table: pd.DataFrame, table_id: str) -> str:
-    """An HTML table (text escaped; floats with 3 significant digits; NaN as empty)."""
-    return table.to_html(index=False, table_id=table_id, na_rep="", float_format=lambda x: f"{x:.3g}",
-                         border=0, escape=True)
+    """An HTML table (text escaped; floats with 3 significant digits; NaN as empty), scrolling
+    sideways when wider than the page."""
+    return '<div class="wide">' + table.to_html(index=False, table_id=table_id, na_rep="", border=0, escape=True,
+                                                float_format=lambda x: f"{x:.3g}") + "</div>"
 
 
 def claims_section(run_dir: Path) -> str:

@@ -26,7 +26,7 @@ NOTEBOOK_HTML = "html"  # sub-folder of the run folder holding the notebooks exp
 # nbconvert's JupyterLab template with each code cell's input folded into <details>.
 FOLDED_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% block input_group -%}
-<details class="nbutils-code"><summary>code</summary>
+<details class="nbutils-code"><summary style="font: 0.85em sans-serif; color: #666; cursor: pointer">code</summary>
 {{ super() }}
 </details>
 {%- endblock input_group %}

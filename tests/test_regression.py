@@ -59,11 +59,19 @@ def test_every_notebook_writes_its_figures_tables_and_metrics(run):
     assert len(metric_files) == len(CI["notebooks"]) and all(json.loads(p.read_text()) for p in metric_files)
 
 
+def undefined(key: str, value) -> bool:
+    """A metric the notebooks leave undefined on purpose: the CAM centre mass of a model whose
+    maps are all empty (a collapsed 2-epoch model; nbutils.diagnostics.centre_mass gives NaN)."""
+    return key.startswith("cams/centre_mass/") and (value is None or value != value)
+
+
 @pytest.mark.slow
 def test_every_metric_is_a_finite_fraction(run):
     metrics = read_run_metrics(run)
-    bad = {k: v for k, v in metrics.items() if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1)}
+    bad = {k: v for k, v in metrics.items() if not undefined(k, v)
+           and not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 1)}
     assert metrics and not bad, f"out of [0, 1] or not finite: {bad}"
+    assert sum(undefined(k, v) for k, v in metrics.items()) < len([k for k in metrics if k.startswith("cams/")])
 
 
 @pytest.mark.slow

@@ -33,7 +33,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def quiet() -> bool:
-    """True when progress bars should stay silent (CI, papermill batch runs or NBUTILS_QUIET=1)."""
+    """True when progress bars should stay silent: in CI, or with NBUTILS_QUIET=1, which the runner
+    (nbutils.run) sets for the notebooks it executes so their outputs keep no progress bars."""
     return bool(os.environ.get("CI")) or os.environ.get("NBUTILS_QUIET", "") not in ("", "0")
 
 

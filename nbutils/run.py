@@ -210,14 +210,21 @@ def applies(key: str, p: dict[str, Any]) -> bool:
 
 
 def check_tasks(tasks: dict[str, Any], p: dict[str, Any], folder: Path) -> None:
-    """Every task spec (with data_root, which wins over a spec's root; a relative spec root is taken
-    from the notebook's folder, where it runs)."""
+    """Every task spec as make_tasks builds it: data_root wins over a spec's root (a relative spec
+    root is taken from the notebook's folder, where it runs), image_size over the spec's."""
     from nbutils.data import check_task_spec
     if not tasks:
         raise ValueError("no task given; a task is name: {dataset: ..., ...}")
     for name, spec in tasks.items():
+        if isinstance(spec, dict) and p.get("image_size"):
+            spec = {**spec, "image_size": p["image_size"]}
         root = p.get("data_root") or (str(folder / spec["root"]) if isinstance(spec, dict) and spec.get("root") else None)
         check_task_spec(name, spec, root)
+
+
+def check_seeds(seeds: list, p: dict[str, Any], folder: Path) -> None:
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of ints >= 0, e.g. [0, 1]; got {seeds!r}")
 
 
 def check_task_name(name: str, p: dict[str, Any], folder: Path) -> None:
@@ -269,7 +276,7 @@ def check_paper_dataset(name: str, p: dict[str, Any], folder: Path) -> None:
 
 # Parameter name -> its check(value, all the notebook's parameters, the notebook's folder).
 VALUE_CHECKS: dict[str, Callable[[Any, dict[str, Any], Path], None]] = {
-    "tasks": check_tasks, "task_name": check_task_name,
+    "tasks": check_tasks, "task_name": check_task_name, "seeds": check_seeds,
     **{key: check_methods for key in METHOD_LISTS},
     "settings": check_settings,  # see applies()
     "nmi_encoders": check_encoders, "projection": check_projection, "cam_methods": check_cam_methods,

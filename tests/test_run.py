@@ -172,6 +172,8 @@ CI = REPO / "params" / "ci.yaml"
 @pytest.mark.parametrize("override, message", [
     ("tasks.tshirt-vs-rest.trainsize=300", r"tasks: task 'tshirt-vs-rest': unknown key\(s\) \['trainsize'\]"),
     ("tasks.tshirt-vs-rest.positive=T-shirt", "unknown positive class 'T-shirt'.*'T-shirt/top'"),
+    ("image_size=-5", "image_size=-5 is not pixels >= 1"),
+    ("seeds=[0, one]", "seeds must be a non-empty list of ints"),
     ("data_root=/nonexistent", "train-images-idx3-ubyte.*not found in /nonexistent \\(no such folder\\)"),
     ("task_name=tshirt", "task_name: unknown task 'tshirt'; valid: tshirt-vs-rest, fmnist-ham10000"),
     ("methods=[ce, rgg]", "03_benchmark.ipynb: methods: unknown method 'rgg'; valid: ce, wce"),

@@ -29,7 +29,7 @@ from nbutils.regroup import aggregate
 from nbutils.train import evaluation_row, extract_features, predict_logits, softmax_scores
 
 # CE never predicting the 5% minority is what test_ce_learns_the_task_but_not_its_minority expects
-pytestmark = pytest.mark.filterwarnings("ignore:.*collapsed: predicts one class")
+pytestmark = pytest.mark.filterwarnings("ignore:.*predicts one class for every test image")
 
 SPEC = {"dataset": "fashion-mnist", "positive": "T-shirt/top", "ratio": 20, "train_size": 2000,
         "test_size": 1000}

@@ -85,7 +85,7 @@ def test_every_parameter_file_regroups_with_an_encoder_size_tested_here():
 
 
 # --------------------------------------------------------------------------- every method, colour, uneven batches
-@pytest.mark.filterwarnings("ignore:.*collapsed: predicts one class")  # 2 epochs on 33 images
+@pytest.mark.filterwarnings("ignore:.*predicts one class for every test image")  # 2 epochs on 33 images
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_trains_on_colour_images_with_a_last_batch_of_one_image(method):
     task = tiny_task(channels=3, size=16)

@@ -23,8 +23,6 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 from torch import nn
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from nbutils.config import check_type
 from nbutils.runtime import cache_dir, channels_last, pick_device, progress, to_float
@@ -48,6 +46,9 @@ def prepare_images(images: torch.Tensor, size: int, mean: tuple[float, ...], std
     if images.shape[1] not in (1, 3):
         raise ValueError(f"pretrained encoders take grey or RGB images (1 or 3 channels), "
                          f"got {images.shape[1]} channels")
+    # imported here: importing torchvision takes a second that the runner's up-front check need not wait
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
     x = TF.resize(to_float(images), [size], interpolation=InterpolationMode(interpolation), antialias=True)
     x = TF.center_crop(x, [size, size]).clamp(0.0, 1.0).expand(-1, 3, -1, -1)
     return TF.normalize(x, list(mean), list(std))

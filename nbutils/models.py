@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchvision
+
+# torchvision is imported where used: its import takes a second that the runner's up-front check need not wait
 
 # ImageNet weights of the torchvision image models. resnet50 and efficientnetv2_s carry the weights
 # the LMF authors load (Adnan-Sadi/LMFLOSS, dl_models.py: ResNet50_Weights.IMAGENET1K_V2 and
@@ -36,12 +37,14 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def weights_file(arch: str) -> Path:
     """Where torchvision keeps the ImageNet weights of ``arch`` once downloaded (torch hub cache)."""
+    import torchvision
     url = torchvision.models.get_weight(IMAGENET_WEIGHTS[arch]).url
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
 def _weights_unavailable(arch: str, reason: str) -> FileNotFoundError:
     """The error for ImageNet weights that are neither cached nor fetchable, saying how to fix it."""
+    import torchvision
     path = weights_file(arch)
     url = torchvision.models.get_weight(IMAGENET_WEIGHTS[arch]).url
     return FileNotFoundError(
@@ -134,6 +137,7 @@ def _channel_stats(in_channels: int) -> tuple[tuple[float, ...], tuple[float, ..
 def imagenet_network(arch: str, pretrained: bool) -> nn.Module:
     """The torchvision network of ``arch`` (a key of ``IMAGENET_WEIGHTS``), with its ImageNet weights
     when ``pretrained``; a failed download becomes an error that says how to get the weights."""
+    import torchvision
     weights = torchvision.models.get_weight(IMAGENET_WEIGHTS[arch]) if pretrained else None
     build = getattr(torchvision.models, arch.replace("efficientnetv2_s", "efficientnet_v2_s"))
     try:

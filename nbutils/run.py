@@ -295,6 +295,11 @@ def failing_cell(error: Exception, source: Path) -> str:
     return f"cell {sources.index(code) + 1} (`{first_line[:80]}`): {ename}: {evalue}"
 
 
+# The kernel's own log (not the cells' warnings, which stay in the outputs) at ERROR: ipykernel
+# warns at every start that a local kernel talks over TCP without encryption.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 class CheckedParameters(logging.Filter):
     """Drops papermill's "Passed unknown parameter" warning for parameters the runner has already
     checked against the notebook's parameters cell: papermill's own reading of that cell skips
@@ -319,7 +324,8 @@ def execute(job: NotebookJob, run_dir: Path) -> dict[str, Any]:
     try:
         papermill.execute_notebook(str(job.path), str(output), parameters={**job.parameters, "run_dir": str(run_dir)},
                                    cwd=str(job.path.parent), kernel_name="python3",
-                                   progress_bar=not os.environ.get("CI"), log_output=False)
+                                   progress_bar=not os.environ.get("CI"), log_output=False,
+                                   extra_arguments=KERNEL_ARGUMENTS)
         record["status"] = "ok"
     except Exception as error:  # papermill's PapermillExecutionError and kernel failures
         record.update(status="failed", error=f"{job.path.name} failed at {failing_cell(error, job.path)}")

@@ -44,7 +44,7 @@ def write_params(tmp_path, text):
     return path
 
 
-def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo, caplog):
+def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo, caplog, capfd):
     params = write_params(tmp_path, f"""\
         name: t
         parameters: {{epochs: 5, tasks: {{a: {{dataset: digits, train_size: 200}}}}}}
@@ -63,6 +63,17 @@ def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo, caplog):
     assert (run / "echo.ipynb").is_file() and json.loads((run / "summary.json").read_text())[0]["status"] == "ok"
     # papermill reads `name: str | None` as no parameter; the runner has checked it, so no warning
     assert not [r for r in caplog.records if "Passed unknown parameter" in r.getMessage()]
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's start-up warning
+
+
+def test_the_up_front_check_does_not_import_torchvision():
+    """torchvision's import (with torch._dynamo) was a third of the check's 5 s budget; it loads
+    where an image model or encoder is built."""
+    code = ("import sys; from nbutils.run import plan; from nbutils.run import REPO; "
+            "plan(REPO / 'params' / 'ci.yaml', []); print('torchvision' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_a_relative_data_root_is_taken_from_where_the_runner_starts(tmp_path, monkeypatch):

@@ -97,8 +97,8 @@ def test_rg_trains_on_its_pseudo_classes_and_maps_them_back(trained, task):
 def test_kmeans_pseudo_classes_are_learnt_and_random_ones_are_not(trained):
     # The model learns k-means clusters (compact in pixel space) but not random groups of the
     # same sizes, which hold no signal: measured under the four perturbations, final training
-    # loss rg 0.495-0.502 against rg-random 2.888-2.893 (log 21 = 3.04 is chance), a ratio of
-    # 0.17-0.18 where the threshold asks for 0.5.
+    # loss rg 0.50-0.55 against rg-random 2.89 (log 21 = 3.04 is chance), a ratio of 0.17-0.19
+    # where the threshold asks for 0.5.
     rg, control = (trained(m).history.train_loss.iloc[-1] for m in ("rg", "rg-random"))
     assert trained("rg").row["n_pseudo_classes"] == trained("rg-random").row["n_pseudo_classes"]
     assert rg <= 0.5 * control

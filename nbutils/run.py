@@ -1,6 +1,7 @@
 """Run the notebooks a parameter file lists, with papermill, into ``runs/NAME/<run-id>/``.
 
-    python -m nbutils.run params/demo.yaml [key=value ...] [--run-id ID] [--dry-run]
+    python -m nbutils.run params/demo.yaml [key=value ...] [--run-id ID] [--dry-run] [--list-params]
+                                           [--only NOTEBOOK] [--keep-going]
 
 A parameter file has ``name``, shared ``parameters`` (each notebook receives those its
 ``parameters`` cell declares) and ``notebooks`` (``path`` and notebook-only ``parameters``).
@@ -9,12 +10,15 @@ A parameter file has ``name``, shared ``parameters`` (each notebook receives tho
 key and the type of every value are checked against the notebooks' parameters cells, and what
 the values name — tasks and their data files, methods and their options, encoders, projection,
 CAM methods, the papers' data set — is checked as the notebooks will use it; an error names the
-parameter and the valid choices. ``--dry-run`` stops there and prints the plan. Each notebook
-writes its figures (PNG) and metrics (JSON, CSV) into the run folder beside its executed copy;
-a failing notebook gives a non-zero exit that names it and its failing cell. ``--run-id`` of an
+parameter and the valid choices. ``--dry-run`` stops there and prints the plan; ``--list-params``
+prints every parameter with its type, default and help; ``--only 03`` runs just the notebooks
+whose name contains '03'. Each notebook writes its figures (PNG) and metrics (JSON, CSV) into the
+run folder beside its executed copy; a failing notebook gives a non-zero exit that names it and
+its failing cell, and the notebooks after it are not run (``--keep-going`` runs them). ``--run-id`` of an
 earlier run resumes it: finished trainings are loaded and interrupted ones continue from their
-checkpoints. Ctrl-C writes ``summary.json`` marking the run interrupted, with the command that
-resumes it, and exits with 130.
+checkpoints. ``summary.json`` holds each notebook's status and time and the run's provenance
+(nbutils.provenance); ``report.html`` shows the run (nbutils.html_report). Ctrl-C writes both,
+marking the run interrupted with the command that resumes it, and exits with 130.
 """
 from __future__ import annotations
 
@@ -34,10 +38,12 @@ from typing import Any, Callable
 
 import yaml
 
+from nbutils import provenance
 from nbutils.config import load_yaml, parse_override, set_nested
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS = REPO / "runs"
+NOT_SET = object()
 TOP_KEYS = {"name", "description", "parameters", "notebooks"}
 PATH_PARAMETERS = ("data_root",)  # relative paths are taken from where the runner is started
 # The notebook parameters that make the shared training/model/regrouping settings
@@ -84,18 +90,23 @@ def parameters_cell(notebook: Path) -> str:
 
 
 def declared_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
-    """The parameters cell of ``notebook``: name -> {'type': 'int | None', 'default': source}.
+    """The parameters cell of ``notebook``: name -> {'type': 'int | None', 'default': source,
+    'help': the comment that ends the line, or ''}.
 
     Parameters are annotated assignments (``epochs: int = 3``); an unannotated one has type ''."""
+    source = parameters_cell(notebook)
+    lines = source.splitlines()
     declared = {}
-    for node in ast.parse(parameters_cell(notebook)).body:
+    for node in ast.parse(source).body:
+        tail = lines[node.end_lineno - 1][node.end_col_offset:].strip()
+        help_text = tail[1:].strip() if tail.startswith("#") else ""
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            declared[node.target.id] = {"type": ast.unparse(node.annotation),
+            declared[node.target.id] = {"type": ast.unparse(node.annotation), "help": help_text,
                                         "default": ast.unparse(node.value) if node.value else None}
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
-                    declared[target.id] = {"type": "", "default": ast.unparse(node.value)}
+                    declared[target.id] = {"type": "", "default": ast.unparse(node.value), "help": help_text}
     return declared
 
 
@@ -151,12 +162,13 @@ def apply_overrides(values: list[dict[str, Any]], declared: list[dict[str, dict]
             set_nested(values[i], path, value, where)
 
 
-def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob]]:
+def plan(params_path: Path, overrides: list[str], only: list[str] | None = None) -> tuple[str, list[NotebookJob]]:
     """Check the parameter file and overrides against the notebooks — names, types, and what every
-    value names (see :func:`check_jobs`) — and return (name, jobs), before any notebook starts."""
+    value names (see :func:`check_jobs`) — and return (name, jobs), before any notebook starts.
+    ``only``: just the notebooks whose file name contains one of these words (e.g. '03')."""
     params = load_params(params_path)
-    declared = []
-    for nb in params["notebooks"]:
+    notebooks, declared = params["notebooks"], []
+    for nb in notebooks:
         path = notebook_path(nb["path"])
         if not path.is_file():
             raise ParameterError(f"{params_path}: notebook {nb['path']} not found")
@@ -165,8 +177,11 @@ def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob
     unused = set(shared) - set().union(*declared)
     if unused:
         raise ParameterError(f"{params_path}: shared parameter(s) {sorted(unused)} are taken by no notebook")
+    if only:
+        keep = selected(notebooks, only)
+        notebooks, declared = [notebooks[i] for i in keep], [declared[i] for i in keep]
     values = []
-    for nb, decl in zip(params["notebooks"], declared):
+    for nb, decl in zip(notebooks, declared):
         own = nb.get("parameters") or {}
         unknown = set(own) - set(decl)
         if unknown:
@@ -175,13 +190,22 @@ def plan(params_path: Path, overrides: list[str]) -> tuple[str, list[NotebookJob
         values.append(copy.deepcopy({**{k: v for k, v in shared.items() if k in decl}, **own}))
     apply_overrides(values, declared, overrides, str(params_path))
     jobs = []
-    for nb, decl, given in zip(params["notebooks"], declared, values):
+    for nb, decl, given in zip(notebooks, declared, values):
         given.update({k: str(Path(given[k]).resolve()) for k in PATH_PARAMETERS if given.get(k)})
         for key, value in given.items():
             check_value(f"{params_path}: {nb['path']}", key, value, decl[key]["type"])
         jobs.append(NotebookJob(notebook_path(nb["path"]), given, nb["path"]))
     check_jobs(jobs, [{k: default_value(d) for k, d in decl.items()} for decl in declared], str(params_path))
     return params.get("name") or params_path.stem, jobs
+
+
+def selected(notebooks: list[dict], only: list[str]) -> list[int]:
+    """Positions of the notebook entries whose file name contains a word of ``only``."""
+    names = [Path(nb["path"]).name for nb in notebooks]
+    unmatched = [word for word in only if not any(word in name for name in names)]
+    if unmatched:
+        raise ParameterError(f"--only {unmatched[0]!r} matches none of the notebooks {names}")
+    return [i for i, name in enumerate(names) if any(word in name for word in only)]
 
 
 def check_jobs(jobs: list[NotebookJob], defaults: list[dict[str, Any]], where: str) -> None:
@@ -335,6 +359,26 @@ def execute(job: NotebookJob, run_dir: Path) -> dict[str, Any]:
     return record
 
 
+def print_parameters(params_path: Path) -> None:
+    """Every parameter of the file's notebooks: type, notebook default, help, the notebooks that
+    take it and the value the file sets for each (shared or its own)."""
+    params = load_params(params_path)
+    shared = params.get("parameters") or {}
+    taken: dict[str, list[tuple[str, dict, str]]] = {}
+    for nb in params["notebooks"]:
+        own = nb.get("parameters") or {}
+        for key, decl in declared_parameters(notebook_path(nb["path"])).items():
+            given = own.get(key, shared.get(key, NOT_SET))
+            taken.setdefault(key, []).append((Path(nb["path"]).stem, decl, "not set" if given is NOT_SET
+                                              else f"set to {json.dumps(given, default=str)}"))
+    print(f"parameters of the notebooks of {params_path} (key: type = notebook default  # help):")
+    for key, uses in taken.items():
+        decl = uses[0][1]
+        print(f"  {key}: {decl['type'] or '?'} = {decl['default']}" + (f"  # {decl['help']}" if decl["help"] else ""))
+        for setting in dict.fromkeys(given for _, _, given in uses):
+            print(f"      {setting} in {', '.join(nb for nb, _, given in uses if given == setting)}")
+
+
 def print_plan(name: str, jobs: list[NotebookJob], run_dir: Path) -> None:
     """The notebooks a run would execute, in order, with the parameters each receives."""
     print(f"plan of run {name!r} (run folder {run_dir}); every check passed, nothing was run:")
@@ -352,6 +396,17 @@ def resume_command(args: argparse.Namespace, run_id: str) -> str:
     return shlex.join(words)
 
 
+def write_report(run_dir: Path) -> None:
+    """Write the run's report.html and print its path; a failure is reported, not raised, since
+    the run's results stand without the page (``python -m nbutils.report RUN_FOLDER`` retries)."""
+    from nbutils.html_report import write_html_report
+    try:
+        print(f"report: {write_html_report(run_dir)}", flush=True)
+    except Exception as error:  # nbconvert or a table the page cannot read
+        print(f"warning: report.html not written ({type(error).__name__}: {error}); "
+              f"retry with: python -m nbutils.report {run_dir}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbutils.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("params", type=Path, help="parameter file, e.g. params/demo.yaml")
@@ -360,9 +415,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="where run folders go")
     parser.add_argument("--dry-run", action="store_true",
                         help="check everything, print the notebooks and their parameters, run nothing")
+    parser.add_argument("--list-params", action="store_true",
+                        help="print every parameter the file's notebooks take (type, default, help), run nothing")
+    parser.add_argument("--only", action="append", metavar="NOTEBOOK",
+                        help="run only the notebooks whose file name contains this (e.g. 03); repeatable")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run the remaining notebooks after one fails (default: stop at the first failure)")
     args = parser.parse_intermixed_args(argv)  # options may come before, between or after overrides
     try:
-        name, jobs = plan(args.params, args.overrides)
+        if args.list_params:
+            print_parameters(args.params)
+            return 0
+        name, jobs = plan(args.params, args.overrides, args.only)
     except (ParameterError, TypeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -371,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print_plan(name, jobs, run_dir)
         return 0
+    started = provenance.collect(["python", "-m", "nbutils.run", *(sys.argv[1:] if argv is None else argv)])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "params.yaml").write_text(yaml.safe_dump(
         {"source": str(args.params), "overrides": args.overrides,
@@ -385,18 +450,28 @@ def main(argv: list[str] | None = None) -> int:
             records.append(execute(job, run_dir))
             print(f"  {records[-1]['status']} in {records[-1]['seconds']} s"
                   + (f"\n  {records[-1]['error']}" if records[-1]["status"] != "ok" else ""), flush=True)
+            if records[-1]["status"] != "ok" and not args.keep_going:
+                records += [{"notebook": later.path.name, "status": "not run",
+                             "error": f"not run: {job.path.name} failed before it (--keep-going runs the rest)"}
+                            for later in jobs[len(records):]]
+                break
     except KeyboardInterrupt:  # Ctrl-C: say so in the summary, with the command that resumes the run
         resume = resume_command(args, run_id)
         records += [{"notebook": job.path.name, "output": str(run_dir / job.path.name),
                      "status": "not run" if i else "interrupted", "resume": resume}
                     for i, job in enumerate(jobs[len(records):])]
-    (run_dir / "summary.json").write_text(json.dumps(records, indent=2))
+    (run_dir / "summary.json").write_text(json.dumps({"notebooks": records, "provenance": provenance.finish(started)},
+                                                     indent=2))
+    write_report(run_dir)
     if resume:
         print(f"interrupted; finished trainings are kept in {run_dir}. Resume with:\n  {resume}", file=sys.stderr)
         return 130
-    failed = [r for r in records if r["status"] != "ok"]
+    failed = [r for r in records if r["status"] == "failed"]
     for r in failed:
         print(f"error: {r['error']} (executed copy: {r['output']})", file=sys.stderr)
+    skipped = [r["notebook"] for r in records if r["status"] == "not run"]
+    if skipped:
+        print(f"not run after the failure: {', '.join(skipped)} (--keep-going runs them)", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from nbutils.report import read_run_metrics
+from nbutils.report import read_run_metrics, read_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
@@ -44,7 +44,7 @@ def run(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_every_notebook_runs_to_the_end(run):
-    summary = json.loads((run / "summary.json").read_text())
+    summary, _ = read_summary(run)
     assert [r["status"] for r in summary] == ["ok"] * len(CI["notebooks"])
     assert len(list(run.glob("*.ipynb"))) == len(CI["notebooks"])
 

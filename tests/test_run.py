@@ -60,7 +60,7 @@ def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo, caplog, cap
     assert json.loads((run / "seen.json").read_text()) == {
         "epochs": 7, "lr": 0.5, "tasks": {"a": {"dataset": "digits", "train_size": 50}}, "name": "x",
         "train": {"momentum": 0.9, "weight_decay": 1e-4}}  # a section only the notebook's default declares
-    assert (run / "echo.ipynb").is_file() and json.loads((run / "summary.json").read_text())[0]["status"] == "ok"
+    assert (run / "echo.ipynb").is_file() and json.loads((run / "summary.json").read_text())["notebooks"][0]["status"] == "ok"
     # papermill reads `name: str | None` as no parameter; the runner has checked it, so no warning
     assert not [r for r in caplog.records if "Passed unknown parameter" in r.getMessage()]
     assert "without encryption" not in capfd.readouterr().err  # the kernel's start-up warning
@@ -148,7 +148,7 @@ def test_ctrl_c_leaves_a_summary_that_says_interrupted_and_how_to_resume(tmp_pat
     monkeypatch.setattr(nbutils.run, "execute", interrupt_second)
     runs = tmp_path / "my runs"
     assert main([str(params), "epochs=1", "--runs", str(runs), "--run-id", "r7"]) == 130
-    summary = json.loads((runs / "t" / "r7" / "summary.json").read_text())
+    summary = json.loads((runs / "t" / "r7" / "summary.json").read_text())["notebooks"]
     assert [r["status"] for r in summary] == ["ok", "interrupted", "not run"]
     resume = f"python -m nbutils.run {params} epochs=1 --run-id r7 --runs '{runs}'"
     assert summary[1]["resume"] == resume and summary[2]["resume"] == resume
@@ -256,5 +256,47 @@ def test_a_real_ctrl_c_in_a_running_notebook_exits_130_with_the_summary(tmp_path
     os.killpg(runner.pid, signal.SIGINT)
     _, err = runner.communicate(timeout=60)
     assert runner.returncode == 130, err
-    summary = json.loads((run / "summary.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())["notebooks"]
     assert summary[0]["status"] == "interrupted" and "--run-id c" in summary[0]["resume"]
+
+
+def test_the_first_failing_notebook_stops_the_run_unless_keep_going(tmp_path, capsys):
+    bad = write_notebook(tmp_path / "bad.ipynb", "run_dir: str = '.'", "raise RuntimeError('boom')")
+    after = write_notebook(tmp_path / "after.ipynb", "run_dir: str = '.'",
+                           "import pathlib\npathlib.Path(run_dir, 'after.txt').write_text('ran')")
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {bad}}}, {{path: {after}}}]\n")
+    assert main([str(params), "--runs", str(tmp_path / "runs"), "--run-id", "stop"]) == 1
+    stop = tmp_path / "runs" / "t" / "stop"
+    assert [r["status"] for r in json.loads((stop / "summary.json").read_text())["notebooks"]] == ["failed", "not run"]
+    assert not (stop / "after.txt").exists() and "not run after the failure: after.ipynb" in capsys.readouterr().err
+    assert main([str(params), "--runs", str(tmp_path / "runs"), "--run-id", "go", "--keep-going"]) == 1
+    assert (tmp_path / "runs" / "t" / "go" / "after.txt").read_text() == "ran"
+
+
+def test_only_runs_the_named_notebooks(tmp_path, echo):
+    other = write_notebook(tmp_path / "other.ipynb", "run_dir: str = '.'\nn_images: int = 8", "pass")
+    params = write_params(tmp_path, f"name: t\nparameters: {{n_images: 2}}\nnotebooks: [{{path: {echo}}}, {{path: {other}}}]\n")
+    assert [job.source for job in plan(params, [], only=["oth"])[1]] == [str(other)]
+    with pytest.raises(ParameterError, match=r"--only 'o3' matches none of the notebooks \['echo.ipynb', 'other.ipynb'\]"):
+        plan(params, [], only=["o3"])
+    with pytest.raises(ParameterError, match="no notebook takes 'epochs'"):  # only echo.ipynb takes it
+        plan(params, ["epochs=1"], only=["other"])
+
+
+def test_list_params_prints_each_parameter_with_type_default_help_and_value(tmp_path, echo, capsys):
+    params = write_params(tmp_path, f"name: t\nparameters: {{epochs: 5}}\nnotebooks: [{{path: {echo}}}]\n")
+    assert main([str(params), "--list-params"]) == 0
+    out = capsys.readouterr().out
+    assert "  epochs: int = 3\n      set to 5 in echo\n" in out and "  lr: float = 0.1\n      not set in echo\n" in out
+    listed = main([str(REPO / "params" / "ci.yaml"), "--list-params"]) == 0 and capsys.readouterr().out
+    assert "\n  seeds: list = " in listed and "\n      set to [0] in 01_motivation, 02_synchronous" in listed
+
+
+def test_a_run_leaves_its_provenance_and_a_report(tmp_path, echo, capsys):
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {echo}}}]\n")
+    assert main([str(params), "epochs=2", "--runs", str(tmp_path / "runs"), "--run-id", "p"]) == 0
+    run = tmp_path / "runs" / "t" / "p"
+    recorded = json.loads((run / "summary.json").read_text())["provenance"]
+    assert recorded["command"].endswith(f"nbutils.run {params} epochs=2 --runs {tmp_path / 'runs'} --run-id p")
+    assert recorded["git"]["commit"] and recorded["wall_seconds"] >= 0
+    assert (run / "report.html").is_file() and f"report: {run / 'report.html'}" in capsys.readouterr().out

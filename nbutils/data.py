@@ -481,15 +481,14 @@ def resize(ds: ImageSet, size: int) -> ImageSet:
     return replace(ds, images=x.round_().clamp_(0, 255).to(torch.uint8))
 
 
-TASK_KEYS = {"dataset", "root", "positive", "ratio", "profile", "counts", "train_size",
-             "test_size", "val_fraction", "image_size", "options"}
-# Each task key: (types, test of the value, what the test asks for).
+# Each task key of a parameter file: (types, test of the value, what the test asks for).
 TASK_KEY_RULES: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
     "dataset": ((str,), lambda v: True, "a registered data set name"),
     "root": ((str, os.PathLike), lambda v: True, "a folder"),
     "positive": ((int, str), lambda v: True, "a class name or index"),
     "ratio": ((int, float), lambda v: v >= 1, "majority/minority >= 1"),
-    "profile": ((str, list), lambda v: isinstance(v, str) or _counts_ok(v), f"one of {list(PROFILES)} or a list of counts >= 1"),
+    "profile": ((str, list), lambda v: isinstance(v, str) or _counts_ok(v),
+                f"one of {list(PROFILES)} or a list of counts >= 1"),
     "counts": ((list,), lambda v: _counts_ok(v), "a list of per-class counts >= 1"),
     "train_size": ((int,), lambda v: v >= 1, "an int >= 1"),
     "test_size": ((int,), lambda v: v >= 1, "an int >= 1"),
@@ -497,6 +496,7 @@ TASK_KEY_RULES: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] =
     "image_size": ((int,), lambda v: v >= 1, "pixels >= 1"),
     "options": ((dict,), lambda v: True, "a dict of the loader's options"),
 }
+TASK_KEYS = set(TASK_KEY_RULES)
 
 
 def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) -> ImageSet:

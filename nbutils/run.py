@@ -14,9 +14,9 @@ parameter and the valid choices. ``--dry-run`` stops there and prints the plan; 
 prints every parameter with its type, default and help; ``--only 03`` runs just the notebooks
 whose name contains '03'. Each notebook writes its figures (PNG) and metrics (JSON, CSV) into the
 run folder beside its executed copy; a failing notebook gives a non-zero exit that names it and
-its failing cell, and the notebooks after it are not run (``--keep-going`` runs them). ``--run-id`` of an
-earlier run resumes it: finished trainings are loaded and interrupted ones continue from their
-checkpoints. ``summary.json`` holds each notebook's status and time and the run's provenance
+its failing cell, and the notebooks after it are not run (``--keep-going`` runs them).
+``--run-id`` of an earlier run resumes it: finished trainings are loaded and interrupted ones
+continue from their checkpoints. ``summary.json`` holds each notebook's status and time and the run's provenance
 (nbutils.provenance); ``report.html`` shows the run (nbutils.html_report). Ctrl-C writes both,
 marking the run interrupted with the command that resumes it, and exits with 130.
 """
@@ -242,8 +242,8 @@ def check_tasks(tasks: dict[str, Any], p: dict[str, Any], folder: Path) -> None:
     for name, spec in tasks.items():
         if isinstance(spec, dict) and p.get("image_size"):
             spec = {**spec, "image_size": p["image_size"]}
-        root = p.get("data_root") or (str(folder / spec["root"]) if isinstance(spec, dict) and spec.get("root") else None)
-        check_task_spec(name, spec, root)
+        own_root = spec.get("root") if isinstance(spec, dict) else None
+        check_task_spec(name, spec, p.get("data_root") or (str(folder / own_root) if own_root else None))
 
 
 def check_seeds(seeds: list, p: dict[str, Any], folder: Path) -> None:
@@ -407,6 +407,30 @@ def write_report(run_dir: Path) -> None:
               f"retry with: python -m nbutils.report {run_dir}", file=sys.stderr)
 
 
+def run_notebooks(jobs: list[NotebookJob], run_dir: Path, keep_going: bool,
+                  resume: str) -> tuple[list[dict[str, Any]], bool]:
+    """Execute the jobs in order into ``run_dir``: (a status record per job, whether Ctrl-C
+    interrupted them). After a failing notebook the rest are 'not run' unless ``keep_going``;
+    after Ctrl-C the notebook it stopped is 'interrupted' and the rest 'not run', each record
+    carrying the command that resumes the run."""
+    records = []
+    try:
+        for job in jobs:
+            print(f"running {job.path.name} ...", flush=True)
+            records.append(execute(job, run_dir))
+            print(f"  {records[-1]['status']} in {records[-1]['seconds']} s"
+                  + (f"\n  {records[-1]['error']}" if records[-1]["status"] != "ok" else ""), flush=True)
+            if records[-1]["status"] != "ok" and not keep_going:
+                return records + [{"notebook": later.path.name, "status": "not run",
+                                   "error": f"not run: {job.path.name} failed before it (--keep-going runs the rest)"}
+                                  for later in jobs[len(records):]], False
+    except KeyboardInterrupt:
+        return records + [{"notebook": job.path.name, "output": str(run_dir / job.path.name),
+                           "status": "not run" if i else "interrupted", "resume": resume}
+                          for i, job in enumerate(jobs[len(records):])], True
+    return records, False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbutils.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("params", type=Path, help="parameter file, e.g. params/demo.yaml")
@@ -443,27 +467,12 @@ def main(argv: list[str] | None = None) -> int:
         sort_keys=False))
     os.environ.setdefault("NBUTILS_QUIET", "1")  # the kernels inherit it: no progress bars kept in outputs
     print(f"run folder: {run_dir}")
-    records, resume = [], None
-    try:
-        for job in jobs:
-            print(f"running {job.path.name} ...", flush=True)
-            records.append(execute(job, run_dir))
-            print(f"  {records[-1]['status']} in {records[-1]['seconds']} s"
-                  + (f"\n  {records[-1]['error']}" if records[-1]["status"] != "ok" else ""), flush=True)
-            if records[-1]["status"] != "ok" and not args.keep_going:
-                records += [{"notebook": later.path.name, "status": "not run",
-                             "error": f"not run: {job.path.name} failed before it (--keep-going runs the rest)"}
-                            for later in jobs[len(records):]]
-                break
-    except KeyboardInterrupt:  # Ctrl-C: say so in the summary, with the command that resumes the run
-        resume = resume_command(args, run_id)
-        records += [{"notebook": job.path.name, "output": str(run_dir / job.path.name),
-                     "status": "not run" if i else "interrupted", "resume": resume}
-                    for i, job in enumerate(jobs[len(records):])]
+    resume = resume_command(args, run_id)
+    records, interrupted = run_notebooks(jobs, run_dir, args.keep_going, resume)
     (run_dir / "summary.json").write_text(json.dumps({"notebooks": records, "provenance": provenance.finish(started)},
                                                      indent=2))
     write_report(run_dir)
-    if resume:
+    if interrupted:
         print(f"interrupted; finished trainings are kept in {run_dir}. Resume with:\n  {resume}", file=sys.stderr)
         return 130
     failed = [r for r in records if r["status"] == "failed"]

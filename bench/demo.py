@@ -13,7 +13,6 @@ runner's own cost (papermill, a kernel start). Target (issue 7): ``make demo`` p
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -27,6 +26,8 @@ import psutil
 import yaml
 
 from harness import load_average, parse_args, report
+
+from nbutils.report import read_summary
 
 REPO = Path(__file__).resolve().parent.parent
 GIB = 2**30
@@ -111,7 +112,7 @@ def main() -> None:
             command = [str(TIME), "-o", str(tmp / "maxrss"), "-f", "%M"] + command
         code, seconds, lines, samples = watch(command, env, args.interval)
         summaries = list((tmp / "runs").glob("*/bench/summary.json"))
-        records = json.loads(summaries[0].read_text()) if summaries else []
+        records = read_summary(summaries[0].parent)[0] if summaries else []
         largest = (f"{int((tmp / 'maxrss').read_text().split()[-1]) * 1024 / GIB:.2f} GiB"
                    if (tmp / "maxrss").is_file() else "n/a (no /usr/bin/time)")
     peaks = peaks_by_notebook(lines, samples)

@@ -74,7 +74,7 @@ def loop_data_epoch(data: TrainingSet, cfg: TrainConfig, device: torch.device) -
     """The loop's data handling alone, for one epoch: gather each batch's uint8 images by index,
     convert to float and augment (nbutils.train's own functions), without the model."""
     images = data.images.to(device)
-    order = epoch_order(data, 0, cfg.seed, None)[0].to(device)
+    order = epoch_order(data, 0, cfg.seed, None).to(device)
     generator = epoch_generator(device, cfg.seed, 0)
     for start in range(0, len(order), cfg.batch_size):
         x = augment_batch(as_input(images[order[start:start + cfg.batch_size]]), generator, cfg.hflip,

@@ -65,15 +65,12 @@ class TrainingSet:
         (or (N', D) float features for a probe on frozen embeddings).
     labels: (N',) int64 targets of ``images``.
     indices: (M,) positions into ``images`` that make one epoch (a resampled set); None = each once.
-    always_augment: (M,) bool per entry of ``indices`` (or per image when indices is None):
-        entries the loop augments even when its own augmentation is off (oversampled duplicates).
     n_synthetic: how many images at the end of ``images`` are synthetic.
     """
 
     images: torch.Tensor
     labels: np.ndarray
     indices: np.ndarray | None = None
-    always_augment: np.ndarray | None = None
     n_synthetic: int = 0
 
 

@@ -145,14 +145,13 @@ def epoch_generator(device: torch.device, seed: int, epoch: int) -> torch.Genera
     return torch.Generator(device=device).manual_seed(seed * 100_003 + epoch)
 
 
-def epoch_order(data: TrainingSet, epoch: int, seed: int, sampler: Any | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Positions into ``data.images`` for one epoch (M,) and their always-augment flags (M,) or None."""
+def epoch_order(data: TrainingSet, epoch: int, seed: int, sampler: Any | None) -> torch.Tensor:
+    """Positions into ``data.images`` for one epoch (M,)."""
     if sampler is not None:
-        return torch.as_tensor(sampler.epoch_indices(epoch), dtype=torch.long), None
+        return torch.as_tensor(sampler.epoch_indices(epoch), dtype=torch.long)
     positions = torch.as_tensor(data.indices if data.indices is not None else np.arange(len(data.labels)))
     perm = torch.randperm(len(positions), generator=epoch_generator(torch.device("cpu"), seed, epoch))
-    flags = None if data.always_augment is None else torch.as_tensor(data.always_augment)[perm]
-    return positions[perm].long(), flags
+    return positions[perm].long()
 
 
 def make_optimizer(model: nn.Module, loss_fn: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -280,7 +279,7 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     loss_fn.to(device)
     images = data.images.to(device)
     targets = torch.as_tensor(data.labels, dtype=torch.long, device=device)
-    steps = math.ceil(len(epoch_order(data, 0, cfg.seed, sampler)[0]) / cfg.batch_size)
+    steps = math.ceil(len(epoch_order(data, 0, cfg.seed, sampler)) / cfg.batch_size)
     optimizer = make_optimizer(model, loss_fn, cfg)
     schedule = make_schedule(optimizer, cfg, steps)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
@@ -329,9 +328,7 @@ def train_one_epoch(state: TrainState, forward: Callable[[torch.Tensor], torch.T
     """One pass over the epoch's order; returns the mean training loss (one host sync an epoch).
     forward: the model, or its torch.compile wrapper (same parameters)."""
     model, loss_fn, optimizer, device = state.model, state.loss_fn, state.optimizer, state.device
-    order, flags = epoch_order(state.data, state.epoch, cfg.seed, sampler)
-    order = order.to(device)
-    flags = flags.to(device) if flags is not None else None
+    order = epoch_order(state.data, state.epoch, cfg.seed, sampler).to(device)
     generator = epoch_generator(device, cfg.seed, state.epoch)
     torch.manual_seed(cfg.seed * 100_003 + state.epoch)  # dropout and any other global randomness
     needs_indices = getattr(loss_fn, "needs_indices", False)
@@ -344,11 +341,8 @@ def train_one_epoch(state: TrainState, forward: Callable[[torch.Tensor], torch.T
             break
         x = as_input(images[idx])
         if x.dim() == 4:
-            mask = None if cfg.augment else (flags[start:start + cfg.batch_size] if flags is not None else None)
             if cfg.augment:
                 x = augment_batch(x, generator, cfg.hflip, cfg.max_rotation)
-            elif mask is not None and bool(mask.any()):
-                x[mask] = augment_batch(x[mask], generator, cfg.hflip, max(cfg.max_rotation, 10.0))
             if cfg.channels_last:
                 x = channels_last(x)
         y = targets[idx]

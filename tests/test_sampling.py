@@ -49,7 +49,7 @@ def test_augment_appends_augmented_copies_of_the_ros_duplicates(digits):
     images, labels = digits
     ros, augment = resample("ros", images, labels, seed=3), resample("augment", images, labels, seed=3)
     duplicates = ros.indices[88:]
-    assert augment.indices is None and augment.always_augment is None and augment.n_synthetic == 92
+    assert augment.indices is None and augment.n_synthetic == 92
     assert torch.equal(augment.images[:88], images) and np.array_equal(augment.labels, ros.labels[ros.indices])
     copies, sources = augment.images[88:].int(), images[torch.from_numpy(duplicates)].int()
     changed = (copies != sources).flatten(1).any(1)

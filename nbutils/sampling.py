@@ -19,6 +19,7 @@ from sklearn.decomposition import PCA
 from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder
 from nbutils.data import TrainingSet
 from nbutils.losses import check_keyword_options
+from nbutils.regroup import KMEANS_N_INIT
 from nbutils.runtime import to_float, to_uint8
 from nbutils.train import augment_batch
 
@@ -105,7 +106,7 @@ def _undersampling_by_clusters(images: torch.Tensor, labels: np.ndarray, seed: i
     for c in classes[counts > target]:
         members = np.flatnonzero(labels == c)
         k = min(n_clusters, len(members))
-        clusters = KMeans(k, random_state=seed).fit_predict(features[members])
+        clusters = KMeans(k, n_init=KMEANS_N_INIT, random_state=seed).fit_predict(features[members])
         sizes = np.bincount(clusters, minlength=k)
         for cluster, quota in enumerate(proportional_quotas(sizes, target)):
             kept.append(rng.choice(members[clusters == cluster], quota, replace=False))

@@ -247,9 +247,12 @@ def test_a_real_ctrl_c_in_a_running_notebook_exits_130_with_the_summary(tmp_path
                           "import pathlib, time\npathlib.Path(run_dir, 'started').write_text('')\ntime.sleep(120)")
     params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {slow}}}]\n")
     run = tmp_path / "runs" / "t" / "c"
+    # A shell's background job (and so a CI runner started with '&') inherits SIGINT ignored, and an
+    # ignored signal stays ignored across exec: give the runner the terminal's default, as a user has.
     runner = subprocess.Popen([sys.executable, "-m", "nbutils.run", str(params), "--runs", str(tmp_path / "runs"),
                                "--run-id", "c"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
+                              text=True, start_new_session=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (run / "started").exists() and time.time() < deadline and runner.poll() is None:
         time.sleep(0.2)

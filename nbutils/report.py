@@ -44,7 +44,7 @@ AUTO = "auto"
 
 
 class RunFolder:
-    """A notebook's outputs under ``run_dir``: ``figures/NAME.png``, ``tables/NAME.{csv,json}``,
+    """A notebook's outputs under ``run_dir``: ``figures/NAME.{png,pdf}``, ``tables/NAME.{csv,json}``,
     ``metrics/NAME.json``."""
 
     def __init__(self, run_dir: str | Path):
@@ -53,8 +53,10 @@ class RunFolder:
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     def save_figure(self, fig, name: str):
-        """Write ``fig`` as PNG and return it, so a notebook cell still shows it inline."""
-        fig.savefig(self.path / "figures" / f"{name}.png", dpi=110, bbox_inches="tight")
+        """Write ``fig`` as ``figures/NAME.png`` (for the report) and ``figures/NAME.pdf`` (vector,
+        for papers) and return it, so a notebook cell still shows it inline."""
+        for suffix, options in ((".png", {"dpi": 110}), (".pdf", {})):
+            fig.savefig(self.path / "figures" / f"{name}{suffix}", bbox_inches="tight", **options)
         return fig
 
     def save_table(self, table: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -4,12 +4,15 @@ The training images stay on the device as uint8; each batch is converted to floa
 asked, augmented there (random horizontal flip and small rotation) — no per-sample Python.
 Epoch order and augmentation are drawn from generators seeded by (seed, epoch), so a run resumed
 from its per-epoch checkpoint ends exactly where an uninterrupted run ends.
+With ``TrainConfig.tensorboard`` every finished epoch's history row (loss, learning rate, validation
+BA, macro AP and AP per class, callbacks' columns) is also written as TensorBoard scalars.
 """
 from __future__ import annotations
 
 import math
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,6 +28,10 @@ from nbutils.metrics import balanced_accuracy, macro_ap, per_class_ap
 from nbutils.runtime import channels_last, pick_device, progress, to_float
 
 OPTIMIZERS = ("sgd", "adam")
+# Where fit writes TensorBoard logs when it has no checkpoint path (relative to the working folder).
+TENSORBOARD_DEFAULT_ROOT = Path("runs") / "tensorboard"
+# Settings that do not shape the trained model: a checkpoint written with other values still resumes.
+UNSHAPING_SETTINGS = ("tensorboard",)
 SCHEDULES = ("cosine", "constant", "step")
 
 
@@ -51,6 +58,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     select: str = "last"
+    tensorboard: bool = False  # also log every epoch's history row to TensorBoard (see fit)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -239,11 +247,49 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
+def shaping_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A TrainConfig's fields (as a dict) without those that leave the trained model unchanged."""
+    return {k: v for k, v in config.items() if k not in UNSHAPING_SETTINGS}
+
+
+class TensorBoardLog:
+    """A training-loop callback that writes each finished history row as TensorBoard scalars: tag =
+    column (``train_loss``, ``lr``, ``val_ba``, ``val_macro_ap``, ``val_ap/<class>``, callbacks'
+    columns), step = epoch. Its ``on_epoch_logged(state)`` runs after the row is complete and
+    checkpointed, so a resumed run logs each epoch once; ``start_epoch`` > 0 drops events an
+    interrupted run left at that epoch or later. TensorBoard is imported only here."""
+
+    def __init__(self, log_dir: str | os.PathLike, start_epoch: int = 0):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.log_dir = Path(log_dir)
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=start_epoch or None)
+
+    def on_epoch_logged(self, state: TrainState) -> None:
+        row = state.history[-1]
+        for column, value in row.items():
+            if column != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(column, value, global_step=row["epoch"])
+        self.writer.flush()  # on disk each epoch: watchable live, kept if training stops
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def tensorboard_dir(checkpoint: Path | None) -> Path:
+    """``tensorboard/`` beside the checkpoint (a run's result folder), else a new folder
+    ``runs/tensorboard/<date-time>-<random>`` under the working folder."""
+    if checkpoint is not None:
+        return checkpoint.parent / "tensorboard"
+    TENSORBOARD_DEFAULT_ROOT.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=TENSORBOARD_DEFAULT_ROOT))
+
+
 def load_checkpoint(path: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     payload = torch.load(path, map_location="cpu", weights_only=False)
-    if payload["config"] != asdict(cfg):
+    if shaping_settings(payload["config"]) != shaping_settings(asdict(cfg)):
         raise ValueError(f"checkpoint {path} was written with other settings "
                          f"({payload['config']}); delete it or use another run folder")
     return payload
@@ -264,6 +310,12 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     sampler: object with ``epoch_indices(epoch)`` giving each epoch's order (e.g. AP loss).
     callbacks: objects with ``on_epoch_start(state)`` and/or ``on_epoch_end(state) -> dict``.
     checkpoint: file written after every epoch; an existing one with the same settings resumes.
+
+    With ``cfg.tensorboard`` a :class:`TensorBoardLog` writes each epoch's history row to
+    ``tensorboard/`` beside ``checkpoint`` (in a run: ``runs/NAME/<run-id>/results/<task>/<method>/
+    <key>/tensorboard``, so ``tensorboard --logdir runs/NAME/<run-id>/results`` shows every
+    training), or, without a checkpoint, to a new folder under ``runs/tensorboard/`` of the
+    working folder.
 
     With ``cfg.channels_last`` (the default) image models are moved to channels-last memory and
     fed channels-last batches, in training and prediction. On a CPU that makes the small CNN's
@@ -295,6 +347,7 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
         schedule.load_state_dict(resumed["schedule"])
         scaler.load_state_dict(resumed["scaler"])
         state.history, best = resumed["history"], resumed["best"]
+    logs = [TensorBoardLog(tensorboard_dir(path), len(state.history))] if cfg.tensorboard else []
     for epoch in progress(range(len(state.history), cfg.epochs), desc="epochs"):
         state.epoch = epoch
         for hook in (loss_fn, *callbacks):
@@ -316,6 +369,10 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
                                    "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
                                    "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
                                    "history": state.history, "best": best})
+        for log in logs:
+            log.on_epoch_logged(state)
+    for log in logs:
+        log.close()
     if best is not None:
         model.load_state_dict(best[1])
     model.eval()

@@ -38,7 +38,7 @@ def make_run_folder(run_dir: Path, summary_format: str = "dict") -> Path:
         ax.plot(np.arange(5), np.arange(5) ** (i + 1), marker="o")
         ax.set_title(name)
         plt.close(out.save_figure(fig, name))
-    (run_dir / "figures" / f"{FIGURES[0]}.pdf").write_bytes(b"%PDF-1.4\n")  # a figure also saved as PDF
+    (run_dir / "figures" / f"{FIGURES[1]}.pdf").unlink()  # a figure saved before save_figure wrote PDFs
     out.save_table(pd.DataFrame({"ba": ["62.6 ± 2.2", "70.1 ± 1.0"], "macro_ap": ["55.0 ± 3.1", "58.2 ± 2.5"]},
                                 index=pd.Index(["ce", "rg <b>"], name="method")), "summary_task")
     out.save_table(pd.DataFrame({"claim": ["RG raises minority-class AP over CE"], "metric": ["ap/pos"],

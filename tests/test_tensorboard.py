@@ -2,28 +2,13 @@
 class) as TensorBoard scalars, beside the checkpoint when it has one; off by default."""
 import numpy as np
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nbutils import train
-from nbutils.data import TrainingSet, make_task
-from nbutils.losses import make_loss
-from nbutils.models import make_model
-from nbutils.train import TrainConfig, fit
+from nbutils.train import TrainConfig
+from test_train import digits, train_digits  # noqa: F401  (digits is a fixture)
 
 EPOCHS = 2
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return make_task("digits", {"dataset": "digits"}, seed=0)
-
-
-def train_digits(task, cfg, **kwargs):
-    torch.manual_seed(cfg.seed)
-    model = make_model("cnn", 10, in_channels=1, image_size=8, width=8)
-    data = TrainingSet(task.train.images, task.train.labels)
-    return fit(model, data, make_loss("ce", task.train.class_counts()), cfg, val=task.val, **kwargs)
 
 
 def scalars(log_dir):
@@ -39,7 +24,7 @@ def test_tensorboard_is_off_by_default_and_writes_nothing(digits, tmp_path):
 
 
 def test_every_epoch_logs_loss_lr_and_validation_ap_per_class_beside_the_checkpoint(digits, tmp_path):
-    history = train_digits(digits, TrainConfig(epochs=EPOCHS, batch_size=64, tensorboard=True),
+    _, history = train_digits(digits, TrainConfig(epochs=EPOCHS, batch_size=64, tensorboard=True),
                            checkpoint=tmp_path / "checkpoint.pt")
     logged = scalars(tmp_path / "tensorboard")
     classes = [str(c) for c in digits.val.classes]
@@ -67,7 +52,7 @@ def test_a_resumed_training_logs_each_epoch_once(digits, tmp_path):
 def test_a_checkpoint_resumes_when_only_tensorboard_changed(digits, tmp_path):
     checkpoint = tmp_path / "checkpoint.pt"
     train_digits(digits, TrainConfig(epochs=1, batch_size=64), checkpoint=checkpoint)
-    history = train_digits(digits, TrainConfig(epochs=1, batch_size=64, tensorboard=True), checkpoint=checkpoint)
+    _, history = train_digits(digits, TrainConfig(epochs=1, batch_size=64, tensorboard=True), checkpoint=checkpoint)
     assert list(history.epoch) == [0]  # loaded, not retrained: nothing new to log
     assert not scalars(tmp_path / "tensorboard")
 

@@ -3,8 +3,11 @@ parameter file or by ``key=value`` words on the command line, each checked for n
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import numbers
 import re
-from typing import Any, TypeVar, get_type_hints
+import types
+from typing import Any, Callable, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -92,3 +95,64 @@ def set_nested(tree: dict[str, Any], path: list[str], value: Any, where: str) ->
                              f"of the parameters; sections: {sorted(k for k, v in node.items() if isinstance(v, dict))}")
         node = node[key]
     node[path[-1]] = value
+
+
+def _optional(kind: Any) -> Any:
+    """X for an annotation ``X | None`` (or Optional[X]), else None."""
+    if get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind):
+        return next(a for a in get_args(kind) if a is not type(None))
+    return None
+
+
+def typed_option(value: Any, kind: Any) -> tuple[bool, Any]:
+    """(whether ``value`` fits the annotation ``kind``, the value converted).
+
+    kind: float, int, bool, str, list (per-class numbers), a class, or ``X | None`` of one of them.
+    A string that ``config.read_value`` reads as a number counts as that number (YAML 1.1 leaves
+    '5e-1' a string); ints count as floats, and a float with an integral value as an int.
+    """
+    if _optional(kind) is not None:
+        if value is None:
+            return True, None
+        kind = _optional(kind)
+    if isinstance(value, str) and kind in (float, int):
+        value = read_value(value)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind is float:
+        return number, float(value) if number else value
+    if kind is int:
+        integral = number and float(value).is_integer()
+        return integral, int(value) if integral else value
+    if kind is list:
+        ok = isinstance(value, (list, tuple)) and all(typed_option(v, float)[0] for v in value)
+        return ok, [typed_option(v, float)[1] for v in value] if ok else value
+    return isinstance(value, kind), value
+
+
+def kind_text(kind: Any) -> str:
+    """How an error names the annotation ``kind`` (e.g. 'an int or null')."""
+    if _optional(kind) is not None:
+        return kind_text(_optional(kind)) + " or null"
+    names = {float: "a number", int: "an int", bool: "true or false", str: "a string",
+             list: "a list of per-class numbers"}
+    return names.get(kind, f"a {getattr(kind, '__name__', kind)}")
+
+
+def check_keyword_options(function: Callable, options: dict[str, Any], what: str) -> dict[str, Any]:
+    """``options`` for ``function``'s keyword-only parameters, checked by name and by each parameter's
+    annotation (see :func:`typed_option`): a new dict with the values converted. ``what`` starts each
+    error ("loss 'focal'"). Raises ValueError for unknown names (valid ones listed), TypeError for a
+    wrong type (the expected one named)."""
+    parameters = inspect.signature(function).parameters.values()
+    valid = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"{what}: unknown option(s) {unknown}; valid options: {', '.join(valid) or 'none'}")
+    kinds = get_type_hints(function)
+    checked = {}
+    for option, value in options.items():
+        ok, checked[option] = typed_option(value, kinds[option])
+        if not ok:
+            raise TypeError(f"{what}: {option}={value!r} is a {type(value).__name__}, but {option} takes "
+                            f"{kind_text(kinds[option])}")
+    return checked

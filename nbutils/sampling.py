@@ -17,8 +17,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder
+from nbutils.config import check_keyword_options
 from nbutils.data import TrainingSet
-from nbutils.losses import check_keyword_options
 from nbutils.regroup import KMEANS_N_INIT
 from nbutils.runtime import to_float, to_uint8
 from nbutils.train import augment_batch

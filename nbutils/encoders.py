@@ -14,7 +14,6 @@ import inspect
 import json
 import os
 import socket
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 from unittest import mock
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from nbutils.config import check_type
-from nbutils.runtime import cache_dir, channels_last, pick_device, progress, to_float
+from nbutils.runtime import cache_dir, channels_last, pick_device, progress, to_float, write_atomically
 
 Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch (B, C, H, W) on the device -> (B, D)
 
@@ -230,18 +229,6 @@ def cache_path(images_digest: str, encoder: str, options: dict[str, Any], fit_di
     return cache_dir("embeddings") / f"{encoder}-{digest[:24]}.npy"
 
 
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    """np.save to a temporary file in the same folder, then rename: readers never see half a file."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _embed_batches(embed: Embed, images: torch.Tensor, batch_size: int, device: torch.device,
                    desc: str) -> np.ndarray:
     """Run ``embed`` over uint8 images (N, C, H, W) in batches -> (N, D) float32 (AMP on CUDA)."""
@@ -284,5 +271,5 @@ def encode(images: torch.Tensor, encoder: str = "effnet-lite0", *, batch_size: i
     embed = ENCODERS[encoder](device, **resolved, **fit)
     embeddings = _embed_batches(embed, images, batch_size, device, desc=f"encode ({encoder})")
     if path is not None:
-        _save_atomic(path, embeddings)
+        write_atomically(path, lambda f: np.save(f, embeddings))
     return embeddings

@@ -37,7 +37,7 @@ import torch
 from PIL import Image, ImageOps
 
 from nbutils.data import ImageSet, register_dataset, resize, split_indices
-from nbutils.runtime import cache_dir, progress
+from nbutils.runtime import cache_dir, progress, write_atomically
 
 SPLIT_SEED = 0
 DECODE_WORKERS = min(8, os.cpu_count() or 1)
@@ -150,7 +150,7 @@ def load_images(paths: Sequence[str | os.PathLike], size: int, mode: str = "RGB"
         bad = json.loads(bad_list.read_text())
     else:
         bad = _decode_to_npy(paths, size, mode, target)
-        _write_atomically(bad_list, json.dumps(bad))
+        write_atomically(bad_list, lambda f: f.write(json.dumps(bad).encode()))
     if bad and not skip_bad:
         path, reason = next(iter(bad.items()))
         raise ValueError(f"cannot read image {path} ({reason}); {len(bad)} of {len(paths)} files "
@@ -162,12 +162,6 @@ def load_images(paths: Sequence[str | os.PathLike], size: int, mode: str = "RGB"
         warnings.warn(f"skipped {len(bad)} of {len(paths)} image files, e.g. "
                       f"{next(iter(bad))} ({next(iter(bad.values()))})", stacklevel=2)
     return torch.from_numpy(images), keep, [f"{p}: {r}" for p, r in bad.items()]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- tables of files

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import IO, Callable, Iterable, TypeVar
 
 import numpy as np
 import torch
@@ -65,3 +66,18 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Float images (N, C, H, W) in [0, 1] -> uint8 in [0, 255] (rounded, clipped); inverse of to_float."""
     return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` by calling ``write`` on a binary file that is a temporary of a unique name in
+    the same folder, then renaming it: readers never see half a file, a crash leaves none behind,
+    and processes writing the same path never take each other's temporary (the last one wins)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

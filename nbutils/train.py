@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from nbutils.data import ImageSet, TrainingSet
 from nbutils.metrics import balanced_accuracy, macro_ap, per_class_ap
-from nbutils.runtime import channels_last, pick_device, progress, to_float
+from nbutils.runtime import channels_last, pick_device, progress, to_float, write_atomically
 
 OPTIMIZERS = ("sgd", "adam")
 # Where fit writes TensorBoard logs when it has no checkpoint path (relative to the working folder).
@@ -233,18 +233,9 @@ def evaluation_row(model: nn.Module, held_out: ImageSet, to_class_scores: Callab
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically through a temporary file of a unique name in the same folder: a crash
-    mid-write never leaves a broken checkpoint, and two processes saving into one run folder
-    never take each other's temporary file (the last complete write wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (:func:`nbutils.runtime.write_atomically`): a crash mid-write never leaves a
+    broken checkpoint, and two processes saving into one run folder never collide."""
+    write_atomically(path, lambda f: torch.save(payload, f))
 
 
 def shaping_settings(config: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nbutils.runtime import pick_device, progress, seed_everything, to_float, to_uint8
+from nbutils.runtime import check_uint8_images, pick_device, progress, seed_everything, to_float, to_uint8
 
 MIN_IMAGE_SIZE = 8
 
@@ -88,10 +88,7 @@ class ConvAutoencoder(nn.Module):
 
 
 def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        raise TypeError("images must be a uint8 torch tensor of shape (N, C, H, W), got "
-                        f"{type(images).__name__} {getattr(images, 'dtype', '')} "
-                        f"{tuple(getattr(images, 'shape', ()))}")
+    check_uint8_images(images)
     if images.shape[2] != images.shape[3]:
         raise ValueError(f"the autoencoder needs square images, got {images.shape[2]}x{images.shape[3]}")
 

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from nbutils.config import check_type
-from nbutils.runtime import cache_dir, channels_last, pick_device, progress, to_float, write_atomically
+from nbutils.runtime import (cache_dir, channels_last, check_uint8_images, pick_device, progress, to_float,
+                             write_atomically)
 
 Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch (B, C, H, W) on the device -> (B, D)
 
@@ -169,10 +170,7 @@ ENCODERS: dict[str, Callable[..., Embed]] = {
 
 
 def _check_images(images: Any, name: str = "images") -> None:
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        raise TypeError(f"{name} must be a uint8 torch tensor of shape (N, C, H, W), got "
-                        f"{type(images).__name__} {getattr(images, 'dtype', '')} "
-                        f"{tuple(getattr(images, 'shape', ()))}")
+    check_uint8_images(images, name)
     if len(images) == 0:
         raise ValueError(f"{name} is empty")
 

@@ -5,7 +5,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterable, TypeVar
+from typing import IO, Any, Callable, Iterable, TypeVar
 
 import numpy as np
 import torch
@@ -81,3 +81,11 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_uint8_images(images: Any, name: str = "images") -> None:
+    """TypeError unless ``images`` is a uint8 tensor (N, C, H, W), as every module takes images."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        raise TypeError(f"{name} must be a uint8 torch tensor of shape (N, C, H, W), got "
+                        f"{type(images).__name__} {getattr(images, 'dtype', '')} "
+                        f"{tuple(getattr(images, 'shape', ()))}")

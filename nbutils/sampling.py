@@ -20,15 +20,12 @@ from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder
 from nbutils.config import check_keyword_options
 from nbutils.data import TrainingSet
 from nbutils.regroup import KMEANS_N_INIT
-from nbutils.runtime import to_float, to_uint8
+from nbutils.runtime import check_uint8_images, to_float, to_uint8
 from nbutils.train import augment_batch
 
 
 def _check_training_data(images: torch.Tensor, labels: np.ndarray) -> None:
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        raise TypeError("images must be a uint8 torch tensor of shape (N, C, H, W), got "
-                        f"{type(images).__name__} {getattr(images, 'dtype', '')} "
-                        f"{tuple(getattr(images, 'shape', ()))}")
+    check_uint8_images(images)
     if not isinstance(labels, np.ndarray) or labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise TypeError("labels must be a 1-D integer numpy array (N,), got "
                         f"{type(labels).__name__} {getattr(labels, 'dtype', '')} {getattr(labels, 'shape', '')}")

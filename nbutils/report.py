@@ -10,7 +10,7 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -254,21 +254,6 @@ def read_summary(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, A
     if isinstance(summary, list):
         return summary, {}
     return summary.get("notebooks", []), summary.get("provenance", {})
-
-
-def compare_metrics(actual: dict[str, float], reference: dict[str, float],
-                    tolerance: float | Callable[[str], float]) -> list[str]:
-    """What differs between a run's metrics and the reference: missing or extra keys, and values
-    further apart than the tolerance (absolute; a number, or a function of the key). An empty
-    list means the run matches."""
-    allowed = tolerance if callable(tolerance) else (lambda key: tolerance)
-    problems = [f"missing: {k}" for k in sorted(set(reference) - set(actual))]
-    problems += [f"not in the reference: {k}" for k in sorted(set(actual) - set(reference))]
-    for key in sorted(set(reference) & set(actual)):
-        a, r, tol = actual[key], reference[key], allowed(key)
-        if (a is None) != (r is None) or (a is not None and abs(a - r) > tol):
-            problems.append(f"{key}: {a} vs reference {r} (tolerance {tol})")
-    return problems
 
 
 def signed_interval(effect: float, low: float, high: float, scale: float = 100) -> str:

@@ -266,7 +266,7 @@ def rankings_disagree(rows: pd.DataFrame, task: str, replicates: Replicates | No
     corrected = 1 - (1 - level) / len(pairs)
     swapped, undecided = [], []
     for a, b in pairs:
-        name = f"{methods[a]} vs {methods[b]}"
+        name = f"{methods[a]}/{methods[b]}"
         (_, ba_lo, ba_hi), (_, ap_lo, ap_hi) = (pair_intervals(values[m], None if reps is None else reps[m],
                                                                a, b, corrected) for m in metrics)
         if (ba_lo > 0 and ap_hi < 0) or (ba_hi < 0 and ap_lo > 0):

@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nbutils.runtime import check_uint8_images, pick_device, progress, seed_everything, to_float, to_uint8
+from nbutils.runtime import (autocast, autocast_dtype, check_uint8_images, grad_scaler, pick_device, progress,
+                             seed_everything, to_float, to_uint8)
 
 MIN_IMAGE_SIZE = 8
 
@@ -125,7 +126,8 @@ def fit_autoencoder(images: torch.Tensor, labels: np.ndarray | None = None, *, l
     """Train a ``ConvAutoencoder`` on uint8 images (N, C, H, W) with Adam and MSE.
 
     labels: (N,) int classes, needed only for ``permutation_loss`` (DeepSMOTE's extra term).
-    The images stay uint8 on the device and are scaled to [0, 1] per batch; CUDA uses AMP.
+    The images stay uint8 on the device and are scaled to [0, 1] per batch; mixed precision as
+    ``runtime.autocast_dtype`` picks it (fp16 on CUDA, bf16 on CPUs with native bf16).
     Deterministic by seed on CPU (seeds Python, NumPy and torch through ``seed_everything``).
     Returns the model in eval mode, left on the device it was trained on.
     """
@@ -138,15 +140,15 @@ def fit_autoencoder(images: torch.Tensor, labels: np.ndarray | None = None, *, l
     generator = seed_everything(seed)
     model = ConvAutoencoder(images.shape[1], images.shape[2], latent_dim).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    precision = autocast_dtype(device)
+    scaler = grad_scaler(device, precision)
     class_labels = torch.as_tensor(labels) if permutation_loss else None
     on_device = images.to(device)
     model.train()
     for _ in progress(range(epochs), desc="autoencoder"):
         for batch in torch.randperm(len(images), generator=generator).split(batch_size):
             x = to_float(on_device[batch.to(device)])
-            with torch.autocast(device.type, enabled=use_amp):
+            with autocast(device, precision):
                 loss = _loss(model, x, None if class_labels is None else class_labels[batch], generator)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

@@ -50,6 +50,11 @@ def build(cls: type[C], overrides: dict[str, Any] | None, where: str) -> C:
         default = fields[key].default
         if default is dataclasses.MISSING or hints.get(key) is Any:
             continue
+        if _either(hints.get(key)):  # e.g. amp: bool | str, whose values __post_init__ checks
+            if not isinstance(value, _either(hints[key])):
+                raise TypeError(f"{where}: {key}={value!r} is a {type_name(value)}, but {key} takes "
+                                f"{' or '.join(t.__name__ for t in _either(hints[key]))} (default {default!r})")
+            continue
         overrides[key] = check_type(key, value, default, where)
     return cls(**overrides)
 
@@ -95,6 +100,13 @@ def set_nested(tree: dict[str, Any], path: list[str], value: Any, where: str) ->
                              f"of the parameters; sections: {sorted(k for k, v in node.items() if isinstance(v, dict))}")
         node = node[key]
     node[path[-1]] = value
+
+
+def _either(kind: Any) -> tuple[type, ...]:
+    """The member types of a union annotation without None (``bool | str``), else ()."""
+    if get_origin(kind) in (Union, types.UnionType) and type(None) not in get_args(kind):
+        return get_args(kind)
+    return ()
 
 
 def _optional(kind: Any) -> Any:

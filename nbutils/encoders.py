@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from nbutils.config import check_type
-from nbutils.runtime import (cache_dir, channels_last, check_uint8_images, pick_device, progress, to_float,
-                             write_atomically)
+from nbutils.runtime import (autocast, autocast_dtype, cache_dir, channels_last, check_uint8_images, pick_device,
+                             progress, to_float, write_atomically)
 
 Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch (B, C, H, W) on the device -> (B, D)
 
@@ -219,19 +219,22 @@ def _file_fingerprint(value: Any) -> Any:
     return value
 
 
-def cache_path(images_digest: str, encoder: str, options: dict[str, Any], fit_digest: str | None) -> Path:
-    """Where the embeddings of these images under this encoder and options are cached."""
+def cache_path(images_digest: str, encoder: str, options: dict[str, Any], fit_digest: str | None,
+               precision: torch.dtype | None = None) -> Path:
+    """Where the embeddings of these images under this encoder, options and autocast precision are cached."""
     key = {"version": CACHE_VERSION, "images": images_digest, "encoder": encoder, "fit_images": fit_digest,
            "options": {k: _file_fingerprint(v) for k, v in options.items()}}
+    if precision is not None:
+        key["precision"] = str(precision)
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     return cache_dir("embeddings") / f"{encoder}-{digest[:24]}.npy"
 
 
 def _embed_batches(embed: Embed, images: torch.Tensor, batch_size: int, device: torch.device,
-                   desc: str) -> np.ndarray:
+                   precision: torch.dtype | None, desc: str) -> np.ndarray:
     """Run ``embed`` over uint8 images (N, C, H, W) in batches -> (N, D) float32 (AMP on CUDA)."""
     chunks = []
-    with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
+    with torch.inference_mode(), autocast(device, precision):
         for batch in progress(images.split(batch_size), desc=desc):
             chunks.append(embed(batch.to(device, non_blocking=True)).float().cpu())
     return torch.cat(chunks).numpy()
@@ -257,17 +260,18 @@ def encode(images: torch.Tensor, encoder: str = "effnet-lite0", *, batch_size: i
     fit_images = options.get("fit_images")
     if needs_fit and fit_images is not None:
         _check_images(fit_images, "fit_images")
+    device = pick_device(device)
+    precision = autocast_dtype(device)  # part of the cache key: bf16 embeddings differ from fp32 ones
     path = None
     if cache:
         digest = images_hash(images)
         fit_digest = (images_hash(fit_images) if fit_images is not None else digest) if needs_fit else None
-        path = cache_path(digest, encoder, resolved, fit_digest)
+        path = cache_path(digest, encoder, resolved, fit_digest, precision)
         if path.is_file():
             return np.load(path)
-    device = pick_device(device)
     fit = {"fit_images": images if fit_images is None else fit_images} if needs_fit else {}
     embed = ENCODERS[encoder](device, **resolved, **fit)
-    embeddings = _embed_batches(embed, images, batch_size, device, desc=f"encode ({encoder})")
+    embeddings = _embed_batches(embed, images, batch_size, device, precision, desc=f"encode ({encoder})")
     if path is not None:
         write_atomically(path, lambda f: np.save(f, embeddings))
     return embeddings

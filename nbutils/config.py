@@ -7,7 +7,7 @@ import inspect
 import numbers
 import re
 import types
-from typing import Any, Callable, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -109,24 +109,28 @@ def _either(kind: Any) -> tuple[type, ...]:
     return ()
 
 
-def _optional(kind: Any) -> Any:
-    """X for an annotation ``X | None`` (or Optional[X]), else None."""
-    if get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind):
-        return next(a for a in get_args(kind) if a is not type(None))
-    return None
+def _union(kind: Any) -> tuple[Any, ...]:
+    """The members of a union annotation (``X | Y``, ``X | None``, Optional[X]); () for any other."""
+    return get_args(kind) if get_origin(kind) in (Union, types.UnionType) else ()
 
 
 def typed_option(value: Any, kind: Any) -> tuple[bool, Any]:
     """(whether ``value`` fits the annotation ``kind``, the value converted).
 
-    kind: float, int, bool, str, list (per-class numbers), a class, or ``X | None`` of one of them.
+    kind: float, int, bool, str, list (per-class numbers), ``list[X]`` (a list of X), a class, None,
+    or a union of them (``X | None``, ``str | os.PathLike``: the first member that fits).
     A string that ``config.read_value`` reads as a number counts as that number (YAML 1.1 leaves
     '5e-1' a string); ints count as floats, and a float with an integral value as an int.
     """
-    if _optional(kind) is not None:
-        if value is None:
-            return True, None
-        kind = _optional(kind)
+    if _union(kind):
+        fits = (typed_option(value, member) for member in _union(kind))
+        return next((fit for fit in fits if fit[0]), (False, value))
+    if kind in (None, type(None)):
+        return value is None, value
+    if get_origin(kind) is list:
+        fits = [typed_option(v, get_args(kind)[0]) for v in value] if isinstance(value, list) else [(False, value)]
+        ok = all(fit for fit, _ in fits)
+        return ok, [v for _, v in fits] if ok else value
     if isinstance(value, str) and kind in (float, int):
         value = read_value(value)
     number = isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -143,8 +147,11 @@ def typed_option(value: Any, kind: Any) -> tuple[bool, Any]:
 
 def kind_text(kind: Any) -> str:
     """How an error names the annotation ``kind`` (e.g. 'an int or null')."""
-    if _optional(kind) is not None:
-        return kind_text(_optional(kind)) + " or null"
+    if _union(kind):
+        members = [kind_text(member) for member in _union(kind) if member is not type(None)]
+        return " or ".join(members) + (" or null" if type(None) in _union(kind) else "")
+    if get_origin(kind) is list:
+        return f"a list, each {kind_text(get_args(kind)[0])}"
     names = {float: "a number", int: "an int", bool: "true or false", str: "a string",
              list: "a list of per-class numbers"}
     return names.get(kind, f"a {getattr(kind, '__name__', kind)}")
@@ -155,8 +162,7 @@ def check_keyword_options(function: Callable, options: dict[str, Any], what: str
     annotation (see :func:`typed_option`): a new dict with the values converted. ``what`` starts each
     error ("loss 'focal'"). Raises ValueError for unknown names (valid ones listed), TypeError for a
     wrong type (the expected one named)."""
-    parameters = inspect.signature(function).parameters.values()
-    valid = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    valid = list(keyword_defaults(function))
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ValueError(f"{what}: unknown option(s) {unknown}; valid options: {', '.join(valid) or 'none'}")
@@ -168,3 +174,19 @@ def check_keyword_options(function: Callable, options: dict[str, Any], what: str
             raise TypeError(f"{what}: {option}={value!r} is a {type(value).__name__}, but {option} takes "
                             f"{kind_text(kinds[option])}")
     return checked
+
+
+def registered(registry: Mapping[str, C], name: Any, kind: str) -> C:
+    """``registry[name]``: the builder (or recipe) of a registered method, loss, sampler, encoder or
+    data set. An unknown name is a ValueError "unknown <kind> <name>; valid: <every registered name>"."""
+    if not isinstance(name, str) or name not in registry:
+        raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(registry)}")
+    return registry[name]
+
+
+def keyword_defaults(function: Callable) -> dict[str, Any]:
+    """``function``'s keyword-only parameters -> their defaults (``inspect.Parameter.empty``: required).
+    A registered builder's keyword-only parameters are its options, which
+    :func:`check_keyword_options` checks."""
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}

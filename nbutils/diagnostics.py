@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nbutils.data import ImageSet
+from nbutils.imagesets import ImageSet
 from nbutils.train import TrainState, evaluation_row, extract_features
 
 UNTRAINED = "untrained:"  # prefix of the history columns measured before the first epoch

@@ -17,10 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nbutils.config import check_keyword_options
-
-LOSSES = ("ce", "wce", "focal", "ldam", "ldam-drw", "la", "lmf", "ap")
-
+from nbutils.config import check_keyword_options, keyword_defaults, registered
 
 # ----------------------------------------------------------------------------- per-class constants
 
@@ -277,8 +274,9 @@ class APLoss(Loss):
 
 
 # ----------------------------------------------------------------------------- factory
-# One builder per name; its keyword-only parameters are the loss's options (no default = required),
-# and their annotations the option types that check_loss_options enforces.
+# The registry LOSSES: one builder per name, ``builder(class_counts, *, option=default, ...) -> Loss``
+# with class_counts a list of C positive floats; its keyword-only parameters are the loss's options
+# (no default = required), and their annotations the option types that check_loss_options enforces.
 PerClass = list | None  # per-class weights (C,) or null
 
 
@@ -332,16 +330,15 @@ def _ap(counts, *, n_samples: int, gamma: float = 0.9, margin: float = 1.0):
     return APLoss(len(counts), n_samples, gamma, margin)
 
 
-_BUILDERS: dict[str, Callable[..., Loss]] = {
+LOSSES: dict[str, Callable[..., Loss]] = {
     "ce": _ce, "wce": _wce, "focal": _focal, "ldam": _ldam, "ldam-drw": _ldam_drw,
     "la": _la, "lmf": _lmf, "ap": _ap,
 }
+
+
 def loss_options(name: str) -> dict[str, object]:
     """The options ``make_loss(name, ...)`` accepts, with their defaults (``inspect.Parameter.empty`` = required)."""
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
-    parameters = list(inspect.signature(_BUILDERS[name]).parameters.values())[1:]
-    return {p.name: p.default for p in parameters}
+    return keyword_defaults(registered(LOSSES, name, "loss"))
 
 
 def check_loss_options(name: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -351,8 +348,8 @@ def check_loss_options(name: str, options: dict[str, Any], where: str = "") -> d
     ``make_loss`` requires them. ``where`` prefixes errors (e.g. "method 'la'").
     Raises ValueError for an unknown loss or option (valid ones listed), TypeError for a wrong type.
     """
-    loss_options(name)
-    return check_keyword_options(_BUILDERS[name], options, f"{where}: loss {name!r}" if where else f"loss {name!r}")
+    what = f"loss {name!r}"
+    return check_keyword_options(registered(LOSSES, name, "loss"), options, f"{where}: {what}" if where else what)
 
 
 def make_loss(name: str, class_counts: Sequence[int], **options) -> Loss:
@@ -384,4 +381,4 @@ def make_loss(name: str, class_counts: Sequence[int], **options) -> Loss:
         raise ValueError(f"loss {name!r}: missing required option(s) {missing}; valid options: "
                          f"{', '.join(loss_options(name))}")
     counts = _counts(class_counts).tolist()
-    return _BUILDERS[name](counts, **options)
+    return LOSSES[name](counts, **options)

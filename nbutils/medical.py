@@ -1,4 +1,5 @@
-"""Medical image data sets as uint8 :class:`~nbutils.data.ImageSet` s, registered for ``load_dataset``.
+"""Readers of medical image data sets as uint8 :class:`~nbutils.imagesets.ImageSet` s; the registry
+``nbutils.datasets.DATASETS`` names them (``load_dataset("ham10000", root, split)``).
 
     ham10000     HAM10000_metadata.csv + HAM10000_images_part_{1,2}/ISIC_*.jpg, lesion-grouped split
     chest-xray   chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg, the published splits, grey
@@ -36,7 +37,7 @@ import pandas as pd
 import torch
 from PIL import Image, ImageOps
 
-from nbutils.data import ImageSet, register_dataset, resize, split_indices
+from nbutils.imagesets import ImageSet, resize, split_indices
 from nbutils.runtime import cache_dir, progress, write_atomically
 
 SPLIT_SEED = 0
@@ -243,7 +244,6 @@ def _ham10000_image(root: Path, image_id: str) -> str:
     return str(first if first.is_file() else root / "HAM10000_images_part_2" / f"{image_id}.jpg")
 
 
-@register_dataset("ham10000")
 def load_ham10000(root: str | os.PathLike | None = None, split: str = "train", *,
                   image_size: int = 224, test_fraction: float = 0.15,
                   skip_bad: bool = False) -> MedicalImageSet:
@@ -276,7 +276,6 @@ def _chest_xray_folder(root: Path) -> Path:
     return require(root / "chest_xray" / "train", "Chest X-ray pneumonia data", CHEST_XRAY_SOURCE)
 
 
-@register_dataset("chest-xray", splits=("train", "val", "test"))
 def load_chest_xray(root: str | os.PathLike | None = None, split: str = "train", *,
                     image_size: int = 224, skip_bad: bool = False) -> MedicalImageSet:
     """Paediatric chest X-rays (Kermany et al. 2018), classes ['normal', 'pneumonia'], the
@@ -322,7 +321,6 @@ def _medmnist_images(images: np.ndarray, path: Path) -> torch.Tensor:
                      "(N, H, W) or (N, H, W, 3); 3-D volumes are not supported")
 
 
-@register_dataset("medmnist", splits=("train", "val", "test"))
 def load_medmnist(root: str | os.PathLike | None = None, split: str = "train", *,
                   flag: str | None = None, size: int = 28, file: str | os.PathLike | None = None,
                   image_size: int | None = None) -> ImageSet:
@@ -380,7 +378,6 @@ def _isic2019_lesions(folder: Path, images: pd.Series) -> np.ndarray:
     return np.array([lesion_of.get(image) or image for image in images])
 
 
-@register_dataset("isic2019")
 def load_isic2019(root: str | os.PathLike | None = None, split: str = "train", *,
                   image_size: int = 224, test_fraction: float = 0.15,
                   skip_bad: bool = False) -> MedicalImageSet:
@@ -415,7 +412,6 @@ def _natural_classes(values: pd.Series) -> list[str]:
     return sorted(distinct)
 
 
-@register_dataset("csv-images")
 def load_csv_images(root: str | os.PathLike | None = None, split: str = "train", *,
                     csv: str | os.PathLike = "labels.csv", image_dir: str | os.PathLike = ".",
                     file_column: str = "file", label_column: str = "label",

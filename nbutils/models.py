@@ -58,10 +58,10 @@ def check_model_options(arch: str, *, width: int, pretrained: bool) -> None:
 
     arch: one of ``IMAGE_ARCHS``; width: an int >= 1 (the small CNN's channels); pretrained: a
     bool, true only for an arch with ImageNet weights (``IMAGENET_WEIGHTS``), whose weights must be
-    in the torch hub cache or fetchable: offline (``nbutils.data.online()`` false) without them is
+    in the torch hub cache or fetchable: offline (``nbutils.readers.online()`` false) without them is
     an error that says how to get them. Raises ValueError, TypeError or FileNotFoundError (weights).
     """
-    from nbutils.data import online
+    from nbutils.readers import online
 
     if arch == "mlp":
         raise ValueError("arch 'mlp' takes embeddings (N, D), not images; the method mlp-probe trains it "

@@ -5,7 +5,6 @@ reach validation or test data.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -17,8 +16,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 from nbutils.autoencoder import decode_latents, encode_images, fit_autoencoder
-from nbutils.config import check_keyword_options
-from nbutils.data import TrainingSet
+from nbutils.config import check_keyword_options, keyword_defaults, registered
+from nbutils.imagesets import TrainingSet
 from nbutils.regroup import KMEANS_N_INIT
 from nbutils.runtime import check_uint8_images, to_float, to_uint8
 from nbutils.train import augment_batch
@@ -190,7 +189,10 @@ def _deepsmote(images: torch.Tensor, labels: np.ndarray, seed: int, *, k_neighbo
     return _with_synthetic(images, labels, decode_latents(model, torch.from_numpy(new_latents)), new_labels)
 
 
-_SAMPLERS: dict[str, Callable[..., TrainingSet]] = {
+# The registry SAMPLERS: one sampler per name, ``sampler(images, labels, seed, *, option=default, ...)
+# -> TrainingSet`` with images (N, C, H, W) uint8 and labels (N,) int64; its keyword-only parameters are
+# the sampler's options, and their annotations the option types that check_sampler_options enforces.
+SAMPLERS: dict[str, Callable[..., TrainingSet]] = {
     "none": _identity,
     "ros": _random_oversampling,
     "rus": _random_undersampling,
@@ -200,24 +202,19 @@ _SAMPLERS: dict[str, Callable[..., TrainingSet]] = {
     "borderline-smote": _borderline_smote,
     "deepsmote": _deepsmote,
 }
-SAMPLERS = tuple(_SAMPLERS)
 
 
 def sampler_options(name: str) -> dict[str, object]:
     """The options ``resample(name, ...)`` accepts, with their defaults."""
-    if name not in _SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; valid names: {', '.join(SAMPLERS)}")
-    parameters = inspect.signature(_SAMPLERS[name]).parameters.values()
-    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
+    return keyword_defaults(registered(SAMPLERS, name, "sampler"))
 
 
 def check_sampler_options(name: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Sampler ``name``'s options checked for names and types (numbers written as strings, as YAML 1.1
     leaves '1e-3', read as numbers): a new dict. ``where`` prefixes errors (e.g. "method 'smote'").
     Raises ValueError for an unknown sampler or option (valid ones listed), TypeError for a wrong type."""
-    sampler_options(name)
     what = f"sampler {name!r}"
-    return check_keyword_options(_SAMPLERS[name], options, f"{where}: {what}" if where else what)
+    return check_keyword_options(registered(SAMPLERS, name, "sampler"), options, f"{where}: {what}" if where else what)
 
 
 def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int = 0,
@@ -251,7 +248,7 @@ def resample(name: str, images: torch.Tensor, labels: np.ndarray, *, seed: int =
     """
     options = check_sampler_options(name, options)
     _check_training_data(images, labels)
-    return _SAMPLERS[name](images, labels.astype(np.int64, copy=False), seed, **options)
+    return SAMPLERS[name](images, labels.astype(np.int64, copy=False), seed, **options)
 
 
 class PositiveEveryBatchSampler:

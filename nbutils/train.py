@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nbutils.data import ImageSet, TrainingSet
+from nbutils.imagesets import ImageSet, TrainingSet
 from nbutils.metrics import balanced_accuracy, macro_ap, per_class_ap
 from nbutils.runtime import (AMP_CHOICES, autocast, autocast_dtype, channels_last, grad_scaler, pick_device, progress,
                              to_float, write_atomically)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from nbutils.data import (PROFILES, ImageSet, load_dataset, make_task, make_tasks, one_vs_rest,
-                          profile_counts, read_idx, stratified_sizes)
+                          profile_counts, stratified_sizes)
+from nbutils.readers import read_idx
 
 FASHION = {"dataset": "fashion-mnist", "positive": "T-shirt/top", "train_size": 1000, "test_size": 500}
 
@@ -132,7 +133,10 @@ def test_subset_keeps_every_per_sample_field_aligned():
     ({"dataset": "fashion-mnist", "positive": "T-shirt"}, "unknown positive class 'T-shirt'.*'T-shirt/top'"),
     ({"dataset": "digits", "positive": 10}, r"unknown positive class 10.*index 0..9"),
     ({"dataset": "digits", "ratio": 9}, "ratio=9 applies to one-vs-rest tasks; add 'positive'"),
-    ({"dataset": "digits", "options": {"flag": "x"}}, r"digits has no option\(s\) \['flag'\]"),
+    ({"dataset": "digits", "options": {"flag": "x"}},
+     r"task 't': dataset 'digits': unknown option\(s\) \['flag'\]; valid options: none"),
+    ({"dataset": "medmnist", "options": {"flag": "dermamnist", "sise": 64}},
+     r"dataset 'medmnist': unknown option\(s\) \['sise'\]; valid options: flag, size, file, image_size"),
 ])
 def test_task_specs_are_checked_up_front_with_the_valid_choices(spec, message):
     from nbutils.data import check_task_spec
@@ -144,7 +148,7 @@ def test_a_missing_data_folder_is_named_with_the_files_within_a_second(tmp_path,
     import time
 
     from nbutils.data import check_task_spec
-    monkeypatch.setattr("nbutils.data.read_idx", lambda path: pytest.fail("the check must not read files"))
+    monkeypatch.setattr("nbutils.readers.read_idx", lambda path: pytest.fail("the check must not read files"))
     for offline in ("HF_HUB_OFFLINE", "NBUTILS_OFFLINE"):
         monkeypatch.delenv(offline, raising=False)
     start = time.perf_counter()
@@ -211,3 +215,64 @@ def test_large_splits_are_unchanged_by_the_small_data_fallback():
     rest, part = split_indices(labels, 0.2, seed=3)
     _, expected = train_test_split(np.arange(500), test_size=0.2, stratify=labels, random_state=3)
     np.testing.assert_array_equal(part, np.sort(expected))
+
+
+DATA_MODULES = ("imagesets", "readers", "medical", "datasets", "data")
+
+
+def package_imports(module: str) -> set[str]:
+    """The nbutils modules that nbutils/<module>.py imports anywhere in its body (functions too)."""
+    import ast
+    from pathlib import Path
+
+    import nbutils
+    tree = ast.parse((Path(nbutils.__file__).parent / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "nbutils":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nbutils."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("nbutils.")}
+    return found
+
+
+def test_the_data_modules_import_each_other_in_one_direction():
+    """types <- readers <- registry <- task building: no module imports one that imports it back
+    (data.py and medical.py imported each other before the split)."""
+    imports = {m: package_imports(m) & set(DATA_MODULES) for m in DATA_MODULES}
+    assert imports == {"imagesets": set(), "readers": {"imagesets"}, "medical": {"imagesets"},
+                       "datasets": {"imagesets", "readers", "medical"},
+                       "data": {"imagesets", "datasets"}}
+
+
+@pytest.mark.parametrize("statement", [
+    "import nbutils.medical",
+    "import nbutils.data",
+    "from nbutils.datasets import DATASETS; assert {'fashion-mnist', 'ham10000', 'csv-images'} <= set(DATASETS)",
+])
+def test_each_data_module_imports_alone_with_every_data_set_registered(statement):
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, "-c", statement], check=True)
+
+
+def test_data_set_options_are_checked_by_name_and_type_as_for_losses_and_samplers(tmp_path):
+    from pathlib import Path
+
+    from nbutils.data import check_task_spec
+    from nbutils.datasets import check_dataset_options, dataset_options
+    assert check_dataset_options("csv-images", {"classes": ["D", "G"], "csv": Path("x.csv"), "test_fraction": 1}) \
+        == {"classes": ["D", "G"], "csv": Path("x.csv"), "test_fraction": 1.0}
+    assert dataset_options("medmnist") == {"flag": None, "size": 28, "file": None, "image_size": None}
+    with pytest.raises(TypeError, match=r"dataset 'csv-images': classes=\['D', 1\] is a list, but classes "
+                                        "takes a list, each a string or null"):
+        check_dataset_options("csv-images", {"classes": ["D", 1]})
+    with pytest.raises(TypeError, match="task 'h': dataset 'ham10000': image_size='big' is a str, but "
+                                        "image_size takes an int"):
+        check_task_spec("h", {"dataset": "ham10000", "root": str(tmp_path), "options": {"image_size": "big"}})
+    with pytest.raises(TypeError, match="skip_bad=1 is a int, but skip_bad takes true or false"):
+        load_dataset("ham10000", tmp_path, "train", skip_bad=1)
+    with pytest.raises(ValueError, match="unknown dataset 'fashoin'; valid: fashion-mnist, digits, cifar10"):
+        dataset_options("fashoin")

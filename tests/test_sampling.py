@@ -157,7 +157,7 @@ def test_pixel_smote_refuses_beyond_the_memory_limit_and_points_to_deepsmote(dig
 
 
 def test_unknown_sampler_lists_the_valid_names(digits):
-    with pytest.raises(ValueError, match="valid names: none, ros, rus, rusc, augment, smote, "
+    with pytest.raises(ValueError, match="unknown sampler 'adasyn'; valid: none, ros, rus, rusc, augment, smote, "
                                          "borderline-smote, deepsmote"):
         resample("adasyn", *digits)
 

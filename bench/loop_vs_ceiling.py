@@ -12,8 +12,9 @@ handling (model and batch in channels-last memory, as in fit). The epoch's step 
 so the ceiling takes about ``--seconds``. The sides alternate (loop, ceiling, loop, ...) after a
 warm-up round; the ratio is the median of the per-round ratios. ``--clock cpu`` times both sides
 in process CPU time instead of wall time: on a busy machine, with ``--threads 1``, that leaves
-out the time the process waits for a core. On CUDA every row is measured with AMP on and off
-(both sides alike); on a CPU fit runs in float32 ('off (cpu)').
+out the time the process waits for a core. Each row trains in the precision ``amp='auto'`` picks
+on this machine (the precision column; both sides alike); bench/amp.py sets float32 and
+reduced precision side by side.
 Target (issue 7): loop >= 0.9 x ceiling on CPU at 28 px.
 """
 from __future__ import annotations
@@ -27,8 +28,8 @@ from harness import (interleave, load_average, median_ratio, parse_args, progres
 import torch
 
 from nbutils.runtime import channels_last, pick_device
-from workloads import (arch_label, ceiling_steps, fashion_images, fit_epoch, model_for, one_batch, resampled,
-                       steps_for, train_config)
+from workloads import (arch_label, ceiling_steps, fashion_images, fit_epoch, model_for, one_batch,
+                       precision_label, resampled, steps_for, train_config)
 
 # (arch, width, image px, batch size); resnet18 ignores width and takes a smaller batch: it is
 # slow on a CPU (one 128-image step at 64 px takes about 20 s on one core)
@@ -37,13 +38,8 @@ FULL = [("cnn", 16, 28, 128), ("cnn", 32, 28, 128), ("cnn", 16, 64, 128), ("cnn"
 QUICK = [("cnn", 8, 28, 32), ("cnn", 8, 64, 32)]
 
 
-def amp_label(cfg, device: torch.device) -> str:
-    """The AMP column: fit uses mixed precision on CUDA only."""
-    return ("on" if cfg.amp else "off") if device.type == "cuda" else f"off ({device.type})"
-
-
 def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, repeats: int, clock,
-            amp: bool = True) -> dict:
+            amp: bool | str = "auto") -> dict:
     """One table row: median images/s of both sides and the median of their per-round ratios."""
     cfg = train_config(batch_size, amp)
     device = pick_device(cfg.device)
@@ -57,7 +53,7 @@ def measure(arch: str, width: int, size: int, batch_size: int, seconds: float, r
                         "ceiling": lambda: timed(lambda: ceiling_steps(model, x, y, steps, cfg), clock)}, repeats)
     return progress_line({
         "arch": arch_label(arch, width), "px": size, "batch": batch_size,
-        "AMP": amp_label(cfg, device), "steps": steps, "loop img/s": n / statistics.median(times["loop"]),
+        "precision": precision_label(device, cfg.amp), "steps": steps, "loop img/s": n / statistics.median(times["loop"]),
         "ceiling img/s": n / statistics.median(times["ceiling"]),
         "loop / ceiling": median_ratio(times["ceiling"], times["loop"]),
         "per-round range": ratio_range(times["ceiling"], times["loop"])})
@@ -79,10 +75,8 @@ def main() -> None:
     seconds = args.seconds or (0.1 if args.quick else 3.0)
     repeats = args.repeats or (1 if args.quick else 5)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    amp_settings = (True, False) if pick_device().type == "cuda" else (True,)  # AMP on/off on CUDA
-    rows = [measure(arch, width, size, batch, seconds, repeats if arch == "cnn" else min(2, repeats), clock, amp)
-            for arch, width, size, batch in (QUICK if args.quick else FULL) if size in args.px
-            for amp in amp_settings]
+    rows = [measure(arch, width, size, batch, seconds, repeats if arch == "cnn" else min(2, repeats), clock)
+            for arch, width, size, batch in (QUICK if args.quick else FULL) if size in args.px]
     report(args.results, "Training loop vs ceiling (bench/loop_vs_ceiling.py)", rows,
            device=pick_device(), load_before=load, notes=(
                f"Clock: {args.clock} time. {repeats} measured rounds per row (resnet18: {min(2, repeats)}) "

@@ -12,6 +12,7 @@ from harness import timed
 from nbutils.data import ImageSet, TrainingSet, load_dataset, resize
 from nbutils.losses import CrossEntropy
 from nbutils.models import make_model
+from nbutils.runtime import autocast, autocast_dtype, grad_scaler
 from nbutils.train import TrainConfig, as_input, augment_batch, epoch_generator, epoch_order, fit, make_optimizer
 
 os.environ.setdefault("NBUTILS_QUIET", "1")  # no progress bars in the tables' output
@@ -52,13 +53,18 @@ def arch_label(arch: str, width: int) -> str:
 def model_for(arch: str, width: int, size: int) -> torch.nn.Module:
     """A fresh 10-class grey-image model, seeded."""
     torch.manual_seed(0)
-    return make_model(arch, NUM_CLASSES, in_channels=1, image_size=size, width=width)
+    return make_model(arch, NUM_CLASSES, in_channels=1, image_size=size, **({"width": width} if arch == "cnn" else {}))
 
 
-def train_config(batch_size: int, amp: bool = True) -> TrainConfig:
+def train_config(batch_size: int, amp: bool | str = "auto") -> TrainConfig:
     """One epoch of SGD with the loop's default augmentation (flip, rotation up to 10 degrees);
-    ``amp``: mixed precision, which fit uses on CUDA only."""
+    ``amp``: mixed precision as fit takes it ('auto', True, False; see runtime.autocast_dtype)."""
     return TrainConfig(epochs=1, batch_size=batch_size, optimizer="sgd", augment=True, amp=amp)
+
+
+def precision_label(device: torch.device, amp: bool | str) -> str:
+    """How a table names the precision ``amp`` trains in on ``device``: 'float32', 'bfloat16', 'float16'."""
+    return str(autocast_dtype(device, amp) or torch.float32).removeprefix("torch.")
 
 
 def loss() -> torch.nn.Module:
@@ -84,14 +90,14 @@ def loop_data_epoch(data: TrainingSet, cfg: TrainConfig, device: torch.device) -
 
 def ceiling_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, cfg: TrainConfig) -> None:
     """``steps`` forward/backward/step on one batch x (B, C, H, W) float, y (B,), on the model's
-    device, with the loop's loss, optimiser and (on CUDA, when ``cfg.amp``) mixed precision: the
-    most any loop can do."""
+    device, with the loop's loss, optimiser and mixed precision (``cfg.amp``): the most any loop can do."""
     loss_fn = loss().to(x.device)
     optimizer = make_optimizer(model, loss_fn, cfg)
-    scaler = torch.amp.GradScaler(x.device.type, enabled=cfg.amp and x.device.type == "cuda")
+    precision = autocast_dtype(x.device, cfg.amp)
+    scaler = grad_scaler(x.device, precision)
     model.train()
     for _ in range(steps):
-        with torch.autocast(x.device.type, enabled=scaler.is_enabled()):
+        with autocast(x.device, precision):
             value = loss_fn(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(value).backward()

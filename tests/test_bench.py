@@ -16,8 +16,11 @@ import harness  # noqa: E402
 
 # script -> (section title, table columns, table rows in --quick)
 SCRIPTS = {
-    "loop_vs_ceiling": ("Training loop vs ceiling", ["arch", "px", "batch", "AMP", "steps", "loop img/s",
+    "loop_vs_ceiling": ("Training loop vs ceiling", ["arch", "px", "batch", "precision", "steps", "loop img/s",
                                                      "ceiling img/s", "loop / ceiling", "per-round range"], 2),
+    "amp": ("Mixed precision vs float32", ["arch", "px", "batch", "steps", "fp32 loop img/s", "bfloat16 loop img/s",
+                                           "loop speed-up", "ceiling speed-up", "fp32 loop / ceiling",
+                                           "bfloat16 loop / ceiling", "auto picks"], 1),
     "loop_vs_conventional": ("Training loop vs conventional DataLoader",
                              ["arch", "px", "batch", "steps", "workers", "loop img/s", "conventional img/s",
                               "loop / conventional", "per-round range", "data only: loop img/s", "data only: conventional img/s",

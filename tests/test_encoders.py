@@ -72,6 +72,17 @@ def test_second_call_loads_from_cache(monkeypatch, tmp_cache):
     assert len(builds) == 5
 
 
+
+def test_the_cache_keeps_bf16_and_fp32_embeddings_apart(monkeypatch, tmp_cache):
+    from nbutils import encoders
+
+    builds = count_builds(monkeypatch, "pca")
+    images = grey_images()
+    for precision in (None, torch.bfloat16, None, torch.bfloat16):
+        monkeypatch.setattr(encoders, "autocast_dtype", lambda device, amp="auto", p=precision: p)
+        encode(images, "pca", n_components=2)
+    assert len(builds) == 2
+
 def test_images_hash_depends_on_bytes_and_shape():
     images = grey_images()
     assert encoders.images_hash(images) == encoders.images_hash(images.clone())

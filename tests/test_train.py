@@ -189,3 +189,51 @@ def test_concurrent_checkpoint_saves_never_collide(tmp_path):
     payload = torch.load(path, weights_only=False)
     assert payload["i"] == 59 and torch.equal(payload["weights"], torch.full((2000,), 59.0))
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+
+
+def conv_output_dtypes(model: torch.nn.Module) -> list[torch.dtype]:
+    """Record the dtype of every Conv2d output while the model runs."""
+    seen: list[torch.dtype] = []
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    return seen
+
+
+@pytest.mark.parametrize("amp, expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_amp_true_trains_in_bf16_on_a_cpu_and_false_in_fp32(digits, amp, expected):
+    model = make_model("cnn", 10, in_channels=1, image_size=8, width=4)
+    seen = conv_output_dtypes(model)
+    history = fit(model, TrainingSet(digits.train.images, digits.train.labels), make_loss("ce", digits.train.class_counts()),
+                  TrainConfig(epochs=1, batch_size=64, amp=amp, device="cpu"))
+    assert seen and set(seen) == {expected}
+    assert np.isfinite(history["train_loss"]).all()
+    # scores stay float32 on a CPU whatever the training precision
+    assert predict_logits(model, digits.test.images[:5]).dtype == torch.float32
+
+
+def test_amp_auto_follows_the_cpus_native_bf16(monkeypatch):
+    from nbutils import runtime
+
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+        assert runtime.autocast_dtype(cpu, "auto") == (torch.bfloat16 if native else None)
+    assert runtime.autocast_dtype(torch.device("cuda"), "auto") == torch.float16
+    assert runtime.autocast_dtype(torch.device("cuda"), False) is None
+    assert runtime.autocast_dtype(torch.device("mps"), True) is None
+    assert runtime.grad_scaler(cpu, torch.bfloat16).is_enabled() is False
+    with pytest.raises(ValueError, match="valid choices"):
+        runtime.autocast_dtype(cpu, "bf16")
+    with pytest.raises(ValueError, match="amp='bf16'"):
+        TrainConfig(amp="bf16")
+
+
+def test_a_cap_below_bf16_reads_as_a_cpu_without_native_bf16(monkeypatch):
+    from nbutils import runtime
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert runtime.cpu_has_native_bf16() is False
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT")
+    assert runtime.cpu_has_native_bf16() is False

@@ -251,10 +251,11 @@ def check_method(entry: str | dict[str, Any], *, train: dict[str, Any] | None = 
 
 
 def settings_from_parameters(p: dict[str, Any]) -> dict[str, dict]:
-    """A notebook's parameters -> the ``train``/``model``/``regroup`` settings it passes to
-    :func:`run_cached` and :func:`run_benchmark`: epochs, batch_size, lr, optimizer and the ``train``
-    dict go to training; arch, width, pretrained to the model; ``regroup`` as is. A missing key is
-    left out, so the defaults of TrainConfig, ModelOptions and RegroupOptions hold."""
+    """A notebook's parameters -> its ``train``/``model``/``regroup`` options, the one place that says
+    which parameter goes where: epochs, batch_size, lr, optimizer and the ``train`` dict go to
+    training; arch, width, pretrained to the model; ``regroup`` as is. A missing key is left out, so
+    the defaults of TrainConfig, ModelOptions and RegroupOptions hold. ``settings.RunSettings`` is
+    built from these (checked, with every default filled in)."""
     train = {k: p[k] for k in ("epochs", "batch_size", "lr", "optimizer") if k in p}
     model = {k: p[k] for k in ("arch", "width", "pretrained") if k in p}
     return {"train": {**train, **p.get("train", {})}, "model": model, "regroup": dict(p.get("regroup", {}))}
@@ -402,14 +403,29 @@ def run_method(task: Task, entry: str | dict[str, Any], seed: int, *, train: dic
                   targets if mapping is not None else None, mapping, spec)
 
 
-def run_key(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int, settings: dict[str, Any]) -> str:
-    """A folder name that changes whenever anything that shapes the result changes: the task's spec
-    (with its resolved image size, data root and seed), the method, its options and recipe, the run's
-    settings and the result format."""
+def key_inputs(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
+               settings: dict[str, Any]) -> dict[str, Any]:
+    """Everything that shapes a result, as JSON-ready data: the task's spec (with its resolved image
+    size, data root and seed), the method, its options and recipe, the seed, the run's settings and
+    the result format. ``settings``: :func:`run_cached`'s keyword arguments; its ``train``/``model``/
+    ``regroup`` are taken whole, as a ``settings.RunSettings`` with every default filled in (so
+    partial and complete dicts of the same settings agree, and a changed default is a changed
+    setting), the rest (``callbacks``: their repr) as given."""
+    from nbutils.settings import SECTIONS, RunSettings  # nbutils.settings builds on this module
+
     name, options = method_spec(entry)
-    blob = json.dumps([task_spec, name, options, dataclasses.asdict(METHODS[name]), settings, RESULT_FORMAT],
-                      sort_keys=True, default=str)
-    return f"{name}/{hashlib.sha1(blob.encode()).hexdigest()[:10]}-seed{seed}"
+    shared = RunSettings.from_options(**{k: settings.get(k) for k in SECTIONS})
+    extra = {k: v for k, v in settings.items() if k not in SECTIONS}
+    blob = {"task": task_spec, "method": name, "options": options, "recipe": dataclasses.asdict(METHODS[name]),
+            "seed": seed, "settings": shared.to_dict(), "extra": extra, "result_format": RESULT_FORMAT}
+    return json.loads(json.dumps(blob, sort_keys=True, default=str))
+
+
+def run_key(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int, settings: dict[str, Any]) -> str:
+    """A folder name that changes whenever anything that shapes the result changes: the hash of
+    :func:`key_inputs`."""
+    blob = json.dumps(key_inputs(task_spec, entry, seed, settings), sort_keys=True)
+    return f"{method_spec(entry)[0]}/{hashlib.sha1(blob.encode()).hexdigest()[:10]}-seed{seed}"
 
 
 def save_result(folder: Path, result: Result) -> None:
@@ -452,13 +468,16 @@ def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any
                run_dir: str | Path, **settings: Any) -> Result:
     """:func:`run_method` (``settings``: its train/model/regroup), but a run the folder already
     finished is loaded instead of retrained, and an interrupted one resumes from its checkpoint.
-    The key hashes ``task.spec`` (the spec with resolved image size, data root and seed) and falls
-    back to ``task_spec`` for a task without one."""
+    The key hashes ``task.spec`` (the spec with resolved image size, data root and seed; ``task_spec``
+    for a task without one) with the settings (see :func:`key_inputs`), which the result folder keeps
+    as ``settings.json``."""
     spec = getattr(task, "spec", None) or task_spec
     folder = Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
     result = load_result(folder)
     if result is None:
         result = run_method(task, entry, seed, run_dir=folder, **settings)
+        folder.mkdir(parents=True, exist_ok=True)  # settings.json: what the key hashes; before row.json marks done
+        (folder / "settings.json").write_text(json.dumps(key_inputs(spec, entry, seed, settings), indent=1))
         save_result(folder, result)
         (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result

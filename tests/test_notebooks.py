@@ -1,6 +1,7 @@
-"""Notebooks are committed clean: no outputs, a parameters cell, a Colab install cell, and no
-logic beyond calls into nbutils."""
+"""Notebooks are committed clean: no outputs, a parameters cell, a Colab install cell, no logic
+beyond calls into nbutils, and no cell copied from another notebook."""
 import ast
+import itertools
 import re
 from pathlib import Path
 
@@ -82,3 +83,61 @@ def test_markdown_states_no_outcome(path):
     found = [s for cell in nb.cells if cell.cell_type == "markdown" for s in unattributed_outcomes(cell.source)]
     assert not found, (f"{path.name}: markdown states an outcome; attribute it to a paper ('the paper reports "
                        f"...') or generate it from the run's numbers in a code cell: {found}")
+
+
+# ----------------------------------------------------------------------------- no cell copied between notebooks
+# Two kinds of cell are exempt, each for a reason outside our choosing:
+# - the Colab install cell (each notebook's first code cell) runs in Colab before nbutils is installed,
+#   so it cannot be a call into the package; `python -m nbutils.colab sync` keeps it the same in every
+#   notebook and tests/test_colab.py checks that;
+# - the parameters cell is papermill's contract: papermill injects a parameter file's values after it,
+#   so every notebook declares each parameter it reads (name, type, default; nbutils.run reads them),
+#   and the run-wide ones (run_dir, tasks, seeds, the training settings) are declared in each.
+# Import lines are not compared: each cell imports the names it uses, which is no copied logic.
+MIN_SHARED_LINES = 3
+
+
+def compared_cells(path: Path) -> list[str]:
+    """The notebook's code cells but the exempt ones, whitespace-normalised (each line stripped,
+    runs of spaces as one, blank lines dropped)."""
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "google.colab" in cell.source or "parameters" in cell.metadata.get("tags", []):
+            continue
+        lines = [" ".join(line.split()) for line in cell.source.splitlines()]
+        cells.append("\n".join(line for line in lines if line))
+    return cells
+
+
+def line_runs(cell: str, n: int = MIN_SHARED_LINES) -> set[tuple[str, ...]]:
+    """Every run of ``n`` consecutive lines of a normalised cell, comments and imports left out."""
+    lines = [line for line in cell.splitlines()
+             if not line.startswith(("#", "import ", "from ")) and not re.fullmatch(r"[\W_]*", line)]
+    return {tuple(lines[i:i + n]) for i in range(len(lines) - n + 1)}
+
+
+def copies(cells_by_notebook: dict[str, list[str]]) -> list[str]:
+    """What two notebooks share: a whole cell, or MIN_SHARED_LINES consecutive lines of one."""
+    found = []
+    for (a, cells_a), (b, cells_b) in itertools.combinations(cells_by_notebook.items(), 2):
+        found += [f"{a} and {b} share the cell:\n{cell}" for cell in set(cells_a) & set(cells_b)]
+        runs_a = set().union(*map(line_runs, cells_a))
+        runs_b = set().union(*map(line_runs, cells_b))
+        found += [f"{a} and {b} share the lines:\n" + "\n".join(run) for run in sorted(runs_a & runs_b)]
+    return found
+
+
+def test_copy_finder_flags_a_copied_setup_block_and_not_shared_imports():
+    copied_setup = ("out = RunFolder(run_dir)\ntask_data = make_tasks(tasks, data_root, image_size)\n"
+                    "settings = dict(train={'epochs': epochs}, model={'arch': arch}, regroup=regroup)")
+    assert copies({"a": [copied_setup + "\ntask = task_data[task_name]"], "b": [copied_setup]})
+    assert copies({"a": ["x = 1"], "b": ["x = 1"]}), "a whole copied cell"
+    imports = "import pandas as pd\nfrom nbutils import plots\nfrom nbutils.methods import run_cached\n# setup"
+    assert not copies({"a": [imports + "\nx = 1"], "b": [imports + "\ny = 2"]})
+
+
+def test_no_notebook_cell_repeats_another_notebooks_cell():
+    found = copies({path.name: compared_cells(path) for path in NOTEBOOKS})
+    assert not found, ("notebooks repeat each other; move the shared code into nbutils (a notebook's setup is "
+                       "nbutils.start(globals())):\n\n" + "\n\n".join(found))

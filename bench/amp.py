@@ -10,7 +10,7 @@ The table also names what ``amp='auto'`` picks here: reduced precision only wher
 native bf16 (``runtime.cpu_has_native_bf16``). To see a CPU without it, cap this one:
 ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python bench/amp.py`` — there 'auto' trains in
 float32, the code path of ``amp=False``, so it cannot be slower than float32.
-Target (issue 18): reduced / float32 >= 1.5 for the small CNN at 28 px on a CPU with native bf16.
+Target: reduced / float32 >= 1.5 for the small CNN at 28 px on a CPU with native bf16.
 """
 from __future__ import annotations
 

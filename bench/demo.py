@@ -9,7 +9,7 @@ start — is summed every ``--interval`` seconds; each notebook's peak is the la
 runner says it is running that notebook. The largest RSS any single process reached, as the
 kernel counts it (getrusage of the waited-for children), checks the sampling. Seconds per
 notebook come from the run's ``summary.json``. ``--quick`` runs a one-cell notebook instead: the
-runner's own cost (papermill, a kernel start). Target (issue 7): ``make demo`` peak RSS <= 4 GiB.
+runner's own cost (papermill, a kernel start). Target: ``make demo`` peak RSS <= 4 GiB.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Each round encodes Fashion-MNIST training images into an empty cache folder (a m
 encoder is built, fitted where it needs fitting — pca, autoencoder — and run, and the result
 saved), then calls encode again (a hit: hashing the images and loading the .npy). NBUTILS_CACHE
 points at a temporary folder, so the user's cache is neither used nor touched. The speed-up is
-the median of the per-round miss/hit time ratios. Target (issue 7): a hit >= 50x faster.
+the median of the per-round miss/hit time ratios. Target: a hit >= 50x faster.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ in process CPU time instead of wall time: on a busy machine, with ``--threads 1`
 out the time the process waits for a core. Each row trains in the precision ``amp='auto'`` picks
 on this machine (the precision column; both sides alike); bench/amp.py sets float32 and
 reduced precision side by side.
-Target (issue 7): loop >= 0.9 x ceiling on CPU at 28 px.
+Target: loop >= 0.9 x ceiling on CPU at 28 px.
 """
 from __future__ import annotations
 

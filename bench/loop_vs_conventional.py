@@ -15,7 +15,7 @@ workers: worker start-up is part of the epoch). The data handling alone is timed
 same epoch without the model: the loop's gather, conversion and augmentation of each batch
 against iterating the DataLoader. The epoch's step count is chosen so that
 forward/backward/step alone would take about ``--seconds``. The sides alternate after a warm-up
-round; ratios are medians of per-round ratios. Target (issue 7): the loop faster than the conventional pipeline at both sizes.
+round; ratios are medians of per-round ratios. Target: the loop faster than the conventional pipeline at both sizes.
 """
 from __future__ import annotations
 

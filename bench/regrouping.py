@@ -13,7 +13,7 @@ finish: Ward agglomerative clustering from N = 60k on (it keeps the n_j^2 / 2 pa
 of a class in memory, 11.7 GB for the 54k majority of N = 60k, 130 GB at 200k, and its time grows
 as n_j^2: 30x the 10k time at 60k) and spectral clustering at 200k (its brute-force
 nearest-neighbour graph alone is 180k^2 distances).
-Target (issue 7): 60k x 1280 in <= 30 s on 2 cores.
+Target: 60k x 1280 in <= 30 s on 2 cores.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ and targets (B,) int64. A loss with ``needs_indices = True`` (only ``ap``) is ca
 ``loss(logits, targets, indices)``, indices (B,) int64 = positions of the samples in the training
 set. ``ldam-drw`` has ``on_epoch_start(state)``, which the training loop calls at the start of every
 epoch with ``state.epoch`` (0-based). ``ap`` is SOAP (Qi et al. 2021, LibAUC), not Chen et al.'s
-AP-loss. Formulas: shared/reference/methods.md.
+AP-loss. Formulas: each loss's docstring names the paper it comes from.
 """
 from __future__ import annotations
 

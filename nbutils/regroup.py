@@ -1,4 +1,4 @@
-"""Regrouping (regrouping-long.txt, section 2.2): cluster each large class into pseudo-classes.
+"""Regrouping ("Mining Latent Labels for Imbalance Classification: A Regrouping Perspective", section 2.2): cluster each large class into pseudo-classes.
 
 Embed the training images (``nbutils.encoders.encode``), split every class larger than a
 threshold n' into ``ceil(n_j / n')`` clusters, each its own pseudo-class, train a balanced

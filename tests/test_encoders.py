@@ -167,7 +167,7 @@ def test_autoencoder_latents_and_fit_images():
     assert not np.allclose(own, other)
 
 
-# ---- image size against encoder size (issue 11) -------------------------------------------------
+# ---- image size against encoder size ---------------------------------------------------------
 
 def images_of(n: int, channels: int, size: int, seed: int = 0) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
@@ -208,7 +208,7 @@ def test_effnet_lite0_at_every_image_size_batch_and_n(size, channels):
     np.testing.assert_allclose(single, batched[:1], rtol=1e-4, atol=1e-4)
 
 
-# ---- up-front option check (issue 19) -----------------------------------------------------------
+# ---- up-front option check --------------------------------------------------------------------
 
 def test_check_encoder_options_fills_defaults():
     assert encoders.check_encoder_options("effnet-lite0", {}) == {"image_size": 96}

@@ -133,7 +133,7 @@ def test_lmf_is_alpha_ldam_plus_beta_focal_on_raw_logits():
 
 
 def authors_lmf(logits, targets, counts, alpha, beta, gamma, class_weights):
-    """The LMF authors' loss written out from methods.md: alpha * LDAM + beta * focal on the same logits,
+    """The LMF authors' loss written out from the LMF paper's Eq. 3: alpha * LDAM + beta * focal on the same logits,
     m_c = 0.5 * n_c^(-1/4) / max; with class_weights, LDAM's CE is weighted by m (weighted mean) and
     the focal CE by m (plain mean over the batch, as their focal-loss package does)."""
     m = torch.tensor(counts, dtype=torch.float64) ** -0.25

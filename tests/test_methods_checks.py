@@ -1,5 +1,5 @@
-"""Methods as their papers train them, checked up front (issue 19), with honest result rows and
-models saved as state dicts (issues 12, 14)."""
+"""Methods as their papers train them, checked up front, with honest result rows and models saved
+as state dicts."""
 import dataclasses
 import time
 import warnings
@@ -54,7 +54,7 @@ def test_the_probe_fits_its_encoder_on_training_images_only(task):
         assert not np.allclose(inputs.numpy(), fitted_on_split, atol=1e-3)
 
 
-# ----------------------------------------------------------------------------- up-front checks (issue 19)
+# ----------------------------------------------------------------------------- up-front checks ----------
 
 def test_a_method_naming_its_own_encoder_gets_that_encoders_defaults():
     assert plan_method({"name": "rg", "encoder": "raw"}, regroup=NOTEBOOK_REGROUP).regroup.encoder_options == {}

@@ -40,7 +40,7 @@ def test_grey_stem_of_pretrained_weights_sums_the_colours():
     assert models.stem_for_channels(conv, 3, pretrained=True) is conv
 
 
-# ---- cosine head (issue 12) ---------------------------------------------------------------------
+# ---- cosine head ------------------------------------------------------------------------------
 
 def test_cosine_head_starts_with_unit_class_vectors():
     """LDAM-DRW's NormedLinear: uniform(-1, 1), each class vector renormed to 1 (the old head
@@ -59,7 +59,7 @@ def test_cosine_head_starts_with_unit_class_vectors():
         torch.ones(5))
 
 
-# ---- up-front checks (issue 19) -----------------------------------------------------------------
+# ---- up-front checks --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("arch, width, pretrained, error, message", [
     ("resnet101", 32, False, ValueError, "unknown arch 'resnet101'; valid: resnet18, resnet34, resnet50, "

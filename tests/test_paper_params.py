@@ -253,7 +253,7 @@ def test_paper_params_run_end_to_end_on_a_fixture(name, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", LMF_FILES)
 def test_lmf_files_hold_the_lmf_papers_settings(name, tmp_path):
-    """The LMF paper (lmfloss.txt, section 3.2) and its authors' config.ini / train.py / utils.py:
+    """The LMF paper ("LMFLoss: A Hybrid Loss for Imbalanced Medical Image Classification", section 3.2) and its authors' config.ini / train.py / utils.py:
     ImageNet EfficientNetV2-S, Adam 1e-4 (weight decay 5e-4), StepLR(30, 0.1), batch 32, 100
     epochs, 224 px, a 70:15:15 split; ce, focal (gamma 1.5), ldam (max_m 0.5, s 30) and lmf (alpha 1.5,
     beta 1, gamma 1.5), the LDAM margins as class weights of ldam, focal and both lmf terms."""

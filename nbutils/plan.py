@@ -88,13 +88,18 @@ def calls_02(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
             yield Call(p["task_name"], entry, p["seeds"][0])
 
 
-def calls_03(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
-    """03_benchmark (``run_benchmark``): every task x method x seed, but for methods a task cannot run."""
+def every_task_entry_seed(tasks: dict[str, Task], entries: list, seeds: list[int]) -> Iterator[Call]:
+    """Every task x method entry x seed, but for methods a task cannot run (as run_benchmark skips them)."""
     for name, task in tasks.items():
-        for entry in p["methods"]:
+        for entry in entries:
             if not_applicable(method_spec(entry)[0], task) is None:
-                for seed in p["seeds"]:
+                for seed in seeds:
                     yield Call(name, entry, seed)
+
+
+def calls_03(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
+    """03_benchmark (``run_benchmark``): every task x method x seed."""
+    return every_task_entry_seed(tasks, p["methods"], p["seeds"])
 
 
 def calls_04(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
@@ -103,10 +108,22 @@ def calls_04(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
         yield Call(p["task_name"], entry, p["seeds"][0])
 
 
+def calls_05(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
+    """05_ablations (``ablations.run_all``): every RG cell of the design (over the encoders that can be
+    built here) and every baseline, x task x seed."""
+    from nbutils import ablations
+    from nbutils.settings import RunSettings
+    factors = p["factors"]
+    if "encoder" in factors:
+        factors = {**factors, "encoder": ablations.available_encoders(factors["encoder"], p["encoder_options"])[0]}
+    cells = ablations.design(factors, RunSettings.from_parameters(p)["regroup"], p["interactions"], p["encoder_options"])
+    return every_task_entry_seed(tasks, [c.entry for c in cells] + list(p["baselines"]), p["seeds"])
+
+
 # Notebook file stem -> its run_cached calls, from its parameters (defaults filled in) and its tasks.
 NOTEBOOK_PLANS: dict[str, Callable[[dict[str, Any], dict[str, Task]], Iterator[Call]]] = {
     "01_motivation": calls_01, "02_synchronous_learning": calls_02, "03_benchmark": calls_03,
-    "04_class_activation_maps": calls_04,
+    "04_class_activation_maps": calls_04, "05_ablations": calls_05,
 }
 TASK_PARAMETERS = ("tasks", "data_root", "image_size")
 SETTINGS_PARAMETERS = ("epochs", "batch_size", "lr", "optimizer", "train", "arch", "width", "pretrained", "regroup")

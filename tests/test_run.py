@@ -303,3 +303,39 @@ def test_a_run_leaves_its_provenance_and_a_report(tmp_path, echo, capsys):
     assert recorded["command"].endswith(f"nbutils.run {params} epochs=2 --runs {tmp_path / 'runs'} --run-id p")
     assert recorded["git"]["commit"] and recorded["wall_seconds"] >= 0
     assert (run / "report.html").is_file() and f"report: {run / 'report.html'}" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ --executor ray (tests/test_ray.py runs it)
+@pytest.mark.parametrize("options, message", [
+    (["--address", "10.0.0.1:6379"], "--address only apply with --executor ray"),
+    (["--train-only"], "--train-only only apply with --executor ray"),
+    (["--executor", "ray", "--cpus-per-training", "0"], "--cpus-per-training must be > 0"),
+    (["--executor", "ray", "--address", "auto", "--local-cpus", "2"], "--local-cpus sizes a local Ray cluster"),
+])
+def test_ray_options_are_checked_before_anything_runs(tmp_path, options, message, capsys):
+    assert main([str(CI), "--runs", str(tmp_path), *options]) == 2
+    assert message in capsys.readouterr().err and not tmp_path.joinpath("ci").exists()
+
+
+def test_a_ray_dry_run_lists_every_training_once_with_its_result_folder(tmp_path, capsys):
+    """params/ci.yaml, notebooks 01-04: 20 methods on the one-vs-rest task and 19 on the long tail (no
+    rg-oracle without fine labels); notebook 01's four label methods and 04's ce, ros, smote, rg are
+    among them (same key), notebook 02's four label methods train again with its per-epoch callbacks
+    (other keys), and its score method rusc is the benchmark's. Notebook 05 (ablations) adds its own."""
+    assert main([str(CI), "--runs", str(tmp_path), "--executor", "ray", "--dry-run"]) == 0
+    listed = [line.strip().split("  ->  ") for line in capsys.readouterr().out.split("before the notebooks")[1].splitlines()[1:]]
+    keys = [key.split("  (first needed by ")[0] for _, key in listed]
+    assert len(keys) == len(set(keys)) and all(key.startswith("results/") for key in keys)
+    first_needed = [key.split("  (first needed by ")[1] for _, key in listed]
+    up_to_04 = [name for (name, _), notebook in zip(listed, first_needed) if not notebook.startswith("05")]
+    assert len(up_to_04) == 43 and len(listed) > 43
+    assert sum("(with sync callbacks)" in name for name in up_to_04) == 4
+    assert sum(name.startswith("tshirt-vs-rest/") for name in up_to_04) == 20 + 4
+    assert not tmp_path.joinpath("ci").exists()
+
+
+def test_without_ray_installed_the_ray_executor_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    params = REPO / "tests" / "ray_params.yaml"
+    assert main([str(params), "--runs", str(tmp_path), "--executor", "ray"]) == 2
+    assert "pip install -e '.[ray]'" in capsys.readouterr().err

@@ -1,36 +1,36 @@
-"""Rewrite the README's results block from a finished run folder, so every number there comes
-from that run:
+"""Rewrite the README's result blocks from finished runs, so every number there comes from a run:
 
     .venv/bin/python docs/update_readme.py runs/demo/<run-id>
+    .venv/bin/python docs/update_readme.py --study docs/results/study
 
-Between the markers ``<!-- results:start -->`` and ``<!-- results:end -->`` it writes the summary
-table of each task (``tables/summary_*.csv``: mean ± half-width of the 95% interval), the claims
-table as sentences (``nbutils.report.claims_markdown``), the encoders' cluster quality, the
+The first form writes, between ``<!-- results:start -->`` and ``<!-- results:end -->``, the demo's
+summary table of each task (``tables/summary_*.csv``: mean ± half-width of the 95% interval), its
+claims table as sentences (``nbutils.report.claims_markdown``), the encoders' cluster quality, the
 notebooks' times and the run's provenance; and it copies the gallery figures to ``docs/gallery``.
+The second writes, between ``<!-- study:start -->`` and ``<!-- study:end -->``, the findings from
+a study report published by ``python -m nbutils.publish``: where the run agrees with the papers'
+claims and where it does not, each task's key columns and the study's wall time.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from nbutils.publish import markdown_table
 from nbutils.report import claims_markdown, read_summary
 
 DOCS = Path(__file__).resolve().parent
 README = DOCS.parent / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
 GALLERY = ("fig3_top_representations", "fig3_bottom_label_types", "fig5_class_variation",
            "fig7_score_distributions", "cluster_montage_tshirt-vs-rest", "cam_gradcam",
            "per_class_ap_fmnist-ham10000")
 MAX_AP_COLUMNS = 4  # the long tail's smallest classes; all of them are in the run folder
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    header = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns)
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join([header, *rows])
 
 
 def summary_block(run: Path) -> str:
@@ -74,13 +74,53 @@ def results_block(run: Path) -> str:
         cluster_block(run)) if part)
 
 
+VERDICT_WORDS = {"holds": "Agrees with the papers", "does not hold": "Disagrees with the papers",
+                 "inconclusive": "Undecided (the interval includes no effect)"}
+
+
+def study_table(path: Path) -> str:
+    """A study task's key columns: BA, macro AP and the AP of its smallest class (the last AP column)."""
+    table = pd.read_csv(path)
+    smallest = [c for c in table.columns if c.startswith("ap/")][-1:]
+    return markdown_table(table[["method", "ba", "macro_ap", *smallest]])
+
+
+def study_block(report: Path) -> str:
+    """The README's findings from a published study report (``nbutils.publish``)."""
+    records, provenance = read_summary(report)
+    claims = pd.read_csv(report / "tables" / "claims.csv")
+    verdicts = []
+    for verdict, words in VERDICT_WORDS.items():
+        part = claims[claims["verdict"] == verdict]
+        if len(part):
+            verdicts.append(f"**{words}** ({len(part)} of {len(claims)}):\n\n{claims_markdown(part)}")
+    other = claims[~claims["verdict"].isin(list(VERDICT_WORDS))]
+    if len(other):
+        verdicts.append(f"**Not judged** ({len(other)}):\n\n{claims_markdown(other)}")
+    tables = [f"**{p.stem.removeprefix('summary_')}**\n\n{study_table(p)}"
+              for p in sorted((report / "tables").glob("summary_*.csv"))]
+    commit = str(provenance.get("git", {}).get("commit", "?"))[:7]
+    link = Path(os.path.relpath(report.resolve(), README.parent)).as_posix()
+    return "\n\n".join([
+        f"From the study report [`{link}`]({link}/README.md): "
+        f"`{provenance.get('command', '?')}` at commit {commit}, "
+        f"{provenance.get('wall_seconds', float('nan')) / 60:.0f} min wall on "
+        f"{provenance.get('device', {}).get('cpu', 'this machine')}; rewritten by "
+        "`python docs/update_readme.py --study DIR`. Test split, %, mean ± half-width of the 95% interval "
+        "over seeds; effects in points with their 95% interval.",
+        *verdicts, *tables])
+
+
+def replace_block(text: str, start: str, end: str, block: str) -> str:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``block``."""
+    if start not in text or end not in text:
+        raise SystemExit(f"{README} lacks the markers {start} and {end}")
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
 def main(run: Path) -> None:
-    text = README.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{README} lacks the markers {START} and {END}")
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    README.write_text(f"{head}{START}\n{results_block(run)}\n{END}{tail}")
+    README.write_text(replace_block(README.read_text(), START, END, results_block(run)))
     for name in GALLERY:
         source = run / "figures" / f"{name}.png"
         if source.is_file():
@@ -88,7 +128,16 @@ def main(run: Path) -> None:
     print(f"README results and gallery rewritten from {run}")
 
 
+def main_study(report: Path) -> None:
+    README.write_text(replace_block(README.read_text(), STUDY_START, STUDY_END, study_block(report)))
+    print(f"README study findings rewritten from {report}")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "tables").is_dir():
-        raise SystemExit("usage: python docs/update_readme.py RUN_FOLDER (a folder with tables/ from nbutils.run)")
-    main(Path(sys.argv[1]))
+    args = sys.argv[1:]
+    study = args[:1] == ["--study"]
+    folder = Path(args[-1]) if len(args) == 1 + study else None
+    if folder is None or not (folder / "tables").is_dir():
+        raise SystemExit("usage: python docs/update_readme.py RUN_FOLDER (a folder with tables/ from nbutils.run)\n"
+                         "       python docs/update_readme.py --study REPORT (a folder from python -m nbutils.publish)")
+    main_study(folder) if study else main(folder)

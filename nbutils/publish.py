@@ -1,0 +1,207 @@
+"""A finished run folder as a report small enough to commit:
+
+    python -m nbutils.publish RUN_FOLDER DEST [--curve-methods ce rg rg-oracle]
+
+DEST (e.g. ``docs/results/study``) receives:
+
+- ``README.md``: what made the run (command, commit, packages, machine, wall time per notebook),
+  every task's summary table (mean ± half-width of the 95% interval), the claims table with each
+  effect, its interval and verdict, the learning curves and the figures;
+- ``tables/``: the run's CSV tables, and each summary table also as Markdown;
+- ``figures/``: the run's figures (PNG), plus ``learning_curves.png``;
+- ``learning_curves.csv``: validation AP of each task's smallest class by epoch, mean and 95%
+  interval over seeds, for ``curve_methods`` (from every result's ``history.csv``);
+- ``report.html`` and ``html/`` (the executed notebooks exported by the runner), each file only
+  when under ``MAX_FILE_MB``; ``params.yaml`` and ``summary.json`` (provenance).
+
+No checkpoint, model or score array is copied. Every number in DEST comes from RUN_FOLDER.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+import pandas as pd
+
+from nbutils.metrics import t_half_width
+from nbutils.report import claims_markdown, read_summary
+
+MAX_FILE_MB = 3.0
+CURVE_METHODS = ("ce", "rg", "rg-oracle")
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub Markdown table (index dropped)."""
+    header = "| " + " | ".join(map(str, table.columns)) + " |\n|" + "---|" * len(table.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, *rows])
+
+
+def result_rows(run_dir: Path) -> list[tuple[dict, Path]]:
+    """(row, result folder) of every finished training under ``run_dir/results``."""
+    return [(json.loads(p.read_text()), p.parent) for p in sorted((run_dir / "results").glob("*/*/*/row.json"))]
+
+
+def smallest_class(run_dir: Path, task: str) -> str | None:
+    """The class with the fewest training images in ``task``, read from its summary table's AP
+    columns, which list the classes in the task's order (largest first for the long tails and the
+    one-vs-rest tasks: 'rest' then the positive class); None when the table is missing."""
+    path = run_dir / "tables" / f"summary_{task}.csv"
+    if not path.is_file():
+        return None
+    classes = [c.removeprefix("ap/") for c in pd.read_csv(path, nrows=0).columns if c.startswith("ap/")]
+    return classes[-1] if classes else None
+
+
+def learning_curves(run_dir: Path, methods: Sequence[str] = CURVE_METHODS) -> pd.DataFrame:
+    """Validation AP of each task's smallest class by epoch, over seeds: one row per (task, class,
+    method, epoch) with ``mean``, ``half`` (95% t-interval half-width) and ``n_seeds``."""
+    records = []
+    for row, folder in result_rows(run_dir):
+        if row.get("method") not in methods or not (folder / "history.csv").is_file():
+            continue
+        target = smallest_class(run_dir, row["task"])
+        history = pd.read_csv(folder / "history.csv")
+        column = f"val_ap/{target}"
+        if target is None or column not in history.columns:
+            continue
+        records += [{"task": row["task"], "class": target, "method": row["method"], "seed": row["seed"],
+                     "epoch": int(e) + 1, "val_ap": v} for e, v in zip(history["epoch"], history[column])]
+    if not records:
+        return pd.DataFrame(columns=["task", "class", "method", "epoch", "mean", "half", "n_seeds"])
+    curves = pd.DataFrame(records).groupby(["task", "class", "method", "epoch"], sort=False)["val_ap"]
+    table = curves.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    table["half"] = t_half_width(table["std"], table["n_seeds"])
+    return table[["task", "class", "method", "epoch", "mean", "half", "n_seeds"]]
+
+
+def plot_learning_curves(curves: pd.DataFrame):
+    """One panel per task: mean validation AP of the smallest class by epoch with its 95% band."""
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(curves["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        part = curves[curves["task"] == task]
+        for method, line in part.groupby("method", sort=False):
+            ax.plot(line["epoch"], line["mean"], marker="o", label=method)
+            ax.fill_between(line["epoch"], line["mean"] - line["half"].fillna(0),
+                            line["mean"] + line["half"].fillna(0), alpha=0.2)
+        ax.set(title=f"{task}: {part['class'].iloc[0]}", xlabel="epoch", ylabel="validation AP")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def curves_sentence(curves: pd.DataFrame) -> str:
+    """What the curves show, generated from them: per task, each method's AP at the last epoch and
+    its change over the last quarter of training, and whether the ranking at the last epoch is the
+    ranking at the half-way epoch."""
+    lines = []
+    for task, part in curves.groupby("task", sort=False):
+        last, half = part["epoch"].max(), max(1, part["epoch"].max() // 2)
+        late = max(1, last - max(1, last // 4))
+        at = {e: part[part["epoch"] == e].set_index("method")["mean"] for e in (half, late, last)}
+        moves = ", ".join(f"{m} {100 * at[last][m]:.1f} ({100 * (at[last][m] - at[late][m]):+.1f} since epoch {late})"
+                          for m in at[last].index)
+        same = list(at[last].sort_values(ascending=False).index) == list(at[half].sort_values(ascending=False).index)
+        lines.append(f"- **{task}** ({part['class'].iloc[0]}), AP at epoch {last}: {moves}; the ranking at epoch "
+                     f"{last} {'is' if same else 'is not'} the ranking at epoch {half}.")
+    return "\n".join(lines)
+
+
+def provenance_lines(run_dir: Path) -> str:
+    records, provenance = read_summary(run_dir)
+    git, device = provenance.get("git", {}), provenance.get("device", {})
+    packages = ", ".join(f"{k} {v}" for k, v in provenance.get("packages", {}).items() if v)
+    times = ", ".join(f"{r['notebook'].removesuffix('.ipynb')} {r['seconds'] / 60:.1f} min ({r['status']})"
+                      for r in records)
+    return "\n".join([
+        f"- command: `{provenance.get('command', '?')}`",
+        f"- commit: `{git.get('commit', '?')}`" + (" (with uncommitted changes)" if git.get("dirty") else ""),
+        f"- machine: {device.get('cpu', '?')}, {device.get('cores', '?')} cores, "
+        f"{'CUDA ' + str(device['cuda']) if device.get('cuda') else 'no GPU'}; {provenance.get('platform', '')}",
+        f"- started {provenance.get('started', '?')}, finished {provenance.get('finished', '?')}: "
+        f"**{provenance.get('wall_seconds', float('nan')) / 60:.1f} min wall**",
+        f"- notebooks: {times}",
+        f"- Python {provenance.get('python', '?')}; {packages}"])
+
+
+def copy_small(source: Path, target: Path) -> bool:
+    """Copy ``source`` to ``target`` when under MAX_FILE_MB; True if copied."""
+    if not source.is_file() or source.stat().st_size > MAX_FILE_MB * 2**20:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    return True
+
+
+def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] = CURVE_METHODS) -> Path:
+    """Write the report of ``run_dir`` into ``dest`` (module docstring); returns ``dest/README.md``."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    if not (run_dir / "summary.json").is_file() or not (run_dir / "tables").is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a finished run folder: it needs summary.json and tables/ "
+                                "(written by `python -m nbutils.run PARAMS`)")
+    if dest.exists():
+        shutil.rmtree(dest)
+    for kind, pattern in (("tables", "*.csv"), ("figures", "*.png")):
+        for path in sorted((run_dir / kind).glob(pattern)):
+            copy_small(path, dest / kind / path.name)
+    for name in ("report.html", "params.yaml", "summary.json"):
+        copy_small(run_dir / name, dest / name)
+    for path in sorted((run_dir / "html").glob("*.html")):
+        copy_small(path, dest / "html" / path.name)
+    summaries = []
+    for path in sorted((run_dir / "tables").glob("summary_*.csv")):
+        table = pd.read_csv(path)
+        (dest / "tables" / f"{path.stem}.md").write_text(markdown_table(table) + "\n")
+        summaries.append(f"### {path.stem.removeprefix('summary_')}\n\n{markdown_table(table)}")
+    curves = learning_curves(run_dir, curve_methods)
+    parts = [f"# Run report: {run_dir.parent.name}/{run_dir.name}",
+             "Written by `python -m nbutils.publish RUN_FOLDER DEST` from the run folder; every number below comes "
+             "from it. Test split, %, mean ± half-width of the 95% interval over seeds (a t-interval; where a "
+             "method has one seed, a bootstrap over test images).",
+             "## What made it", provenance_lines(run_dir),
+             "## Results by task", *summaries]
+    claims = run_dir / "tables" / "claims.csv"
+    if claims.is_file():
+        parts += ["## The papers' claims, judged on this run",
+                  "Each effect in points with its 95% interval and the verdict (`tables/claims.csv`).",
+                  claims_markdown(pd.read_csv(claims))]
+    if len(curves):
+        curves.round(4).to_csv(dest / "learning_curves.csv", index=False)
+        fig = plot_learning_curves(curves)
+        (dest / "figures").mkdir(parents=True, exist_ok=True)
+        fig.savefig(dest / "figures" / "learning_curves.png", dpi=110)
+        parts += ["## Does longer training change the ranking?",
+                  "Validation AP of each task's smallest class by epoch, mean over seeds with its 95% band "
+                  "(`learning_curves.csv`).", "![learning curves](figures/learning_curves.png)",
+                  curves_sentence(curves)]
+    figures = sorted(p.name for p in (dest / "figures").glob("*.png") if p.name != "learning_curves.png")
+    if figures:
+        parts += ["## Figures", "\n".join(f"- [{name}](figures/{name})" for name in figures)]
+    if (dest / "report.html").is_file():
+        parts += ["The whole run on one page: [report.html](report.html) (executed notebooks under `html/`)."]
+    readme = dest / "README.md"
+    readme.write_text("\n\n".join(parts) + "\n")
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_folder", type=Path)
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--curve-methods", nargs="+", default=list(CURVE_METHODS),
+                        help="methods whose validation curves are drawn (default: ce rg rg-oracle)")
+    args = parser.parse_args(argv)
+    print(f"report written: {publish(args.run_folder, args.dest, args.curve_methods)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""nbutils.publish turns a run folder into a committable report; docs/update_readme.py writes the
+README's findings from it; the README's study numbers are the committed report's numbers."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbutils.publish import learning_curves, publish
+
+REPO = Path(__file__).resolve().parent.parent
+STUDY = REPO / "docs" / "results" / "study"
+
+
+def fake_run(root: Path) -> Path:
+    """A run folder as nbutils.run leaves it: summary.json, tables, a figure, results with histories."""
+    run = root / "study" / "r1"
+    (run / "tables").mkdir(parents=True)
+    (run / "figures").mkdir()
+    (run / "figures" / "fig.png").write_bytes(b"\x89PNG fake")
+    (run / "summary.json").write_text(json.dumps({
+        "notebooks": [{"notebook": "03_benchmark.ipynb", "status": "ok", "seconds": 120.0}],
+        "provenance": {"command": "python -m nbutils.run params/study.yaml", "git": {"commit": "abc1234def"},
+                       "device": {"cpu": "Test CPU", "cores": 2}, "wall_seconds": 600.0, "packages": {"torch": "2"}}}))
+    pd.DataFrame({"method": ["ce", "rg"], "ba": ["80.0 ± 1.0", "82.0 ± 2.0"], "macro_ap": ["70.0 ± 1.0", "71.0 ± 1.5"],
+                  "ap/rest": ["99.0 ± 0.1", "99.1 ± 0.1"], "ap/T-shirt/top": ["40.0 ± 1.0", "45.0 ± 1.2"]}
+                 ).to_csv(run / "tables" / "summary_t.csv", index=False)
+    pd.DataFrame({"task": ["t", "t"], "claim": ["RG beats CE on minority AP", "random regrouping does worse"],
+                  "metric": ["ap", "ap"], "effect": [0.05, 0.001], "low": [0.02, -0.01], "high": [0.08, 0.012],
+                  "spread": [0.01, 0.01], "n_seeds": [3, 3], "verdict": ["holds", "inconclusive"], "detail": ["", ""]}
+                 ).to_csv(run / "tables" / "claims.csv", index=False)
+    for method, base in (("ce", 0.30), ("rg", 0.40), ("ros", 0.5)):
+        for seed in range(3):
+            folder = run / "results" / "t" / method / f"k{seed}-seed{seed}"
+            folder.mkdir(parents=True)
+            (folder / "row.json").write_text(json.dumps({"task": "t", "method": method, "seed": seed}))
+            pd.DataFrame({"epoch": [0, 1, 2, 3], "val_ap/rest": [0.9] * 4,
+                          "val_ap/T-shirt/top": [base + 0.05 * e + 0.01 * seed for e in range(4)]}
+                         ).to_csv(folder / "history.csv", index=False)
+            np.save(folder / "test_scores.npy", np.zeros((2, 2)))
+    return run
+
+
+def test_learning_curves_average_the_smallest_class_over_seeds(tmp_path):
+    curves = learning_curves(fake_run(tmp_path), ["ce", "rg"])
+    assert set(curves["method"]) == {"ce", "rg"} and set(curves["class"]) == {"T-shirt/top"}
+    ce = curves[curves["method"] == "ce"].set_index("epoch")
+    np.testing.assert_allclose(ce["mean"], [0.31, 0.36, 0.41, 0.46])  # base + 0.05 e + mean(0, .01, .02)
+    assert (ce["n_seeds"] == 3).all() and (ce["half"] > 0).all()
+
+
+def test_publish_writes_a_report_without_scores_or_models(tmp_path):
+    readme = publish(fake_run(tmp_path), tmp_path / "out")
+    text = readme.read_text()
+    for expected in ("python -m nbutils.run params/study.yaml", "abc1234def", "10.0 min wall", "45.0 ± 1.2",
+                     "RG beats CE on minority AP: **holds**", "learning_curves.png", "ranking at epoch 4"):
+        assert expected in text, expected
+    out = tmp_path / "out"
+    assert (out / "tables" / "summary_t.md").is_file() and (out / "learning_curves.csv").is_file()
+    assert (out / "figures" / "fig.png").is_file()
+    assert not list(out.rglob("*.npy")) and not list(out.rglob("*.pt"))
+
+
+def test_publish_refuses_an_unfinished_run_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="summary.json"):
+        publish(tmp_path, tmp_path / "out")
+
+
+def load_update_readme():
+    spec = importlib.util.spec_from_file_location("update_readme", REPO / "docs" / "update_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_study_block_sorts_claims_by_verdict_and_quotes_the_tables(tmp_path):
+    run = fake_run(tmp_path)
+    block = load_update_readme().study_block(run)
+    assert "**Agrees with the papers** (1 of 2)" in block and "**Undecided" in block
+    assert "| rg | 82.0 ± 2.0 | 71.0 ± 1.5 | 45.0 ± 1.2 |" in block
+    assert "10 min wall on Test CPU" in block
+
+
+@pytest.mark.skipif(not STUDY.is_dir(), reason="no committed study report")
+def test_every_number_in_the_readme_study_block_is_in_the_committed_report():
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- study:start -->", 1)[1].split("<!-- study:end -->", 1)[0]
+    assert block.strip() == load_update_readme().study_block(STUDY).strip(), \
+        "README study block is stale: run python docs/update_readme.py --study docs/results/study"
+    tables = "\n".join(p.read_text() for p in (STUDY / "tables").glob("*.csv"))
+    numbers = re.findall(r"\d+\.\d ± \d+\.\d", block)
+    assert numbers, "the study block quotes no number"
+    for number in numbers:
+        assert number in tables, number

@@ -115,6 +115,41 @@ def curves_sentence(curves: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def learning_check(rows: pd.DataFrame) -> pd.DataFrame:
+    """Did each method learn? Per task and method: chance (1/C for both BA and macro AP, C classes),
+    the means of BA and macro AP over seeds with the lower end of their 95% t-interval, the standard
+    deviation over seeds of the smallest class's AP, and ``learnt``: either lower end above chance.
+    rows: one row per training (``tables/benchmark_rows.csv``)."""
+    records = []
+    for (task, method), runs in rows.groupby(["task", "method"], sort=False):
+        ap_columns = [c for c in runs.columns if c.startswith("ap/") and runs[c].notna().any()]
+        chance = 1 / len(ap_columns)
+        record = {"task": task, "method": method, "n_seeds": len(runs), "chance": chance}
+        for metric in ("ba", "macro_ap"):
+            mean = runs[metric].mean()
+            record[metric] = mean
+            record[f"{metric}_low"] = mean - float(t_half_width(runs[metric].std(), len(runs)))
+        record["smallest_ap_std"] = runs[ap_columns[-1]].std()
+        record["learnt"] = bool(record["ba_low"] > chance or record["macro_ap_low"] > chance)
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def learning_lines(check: pd.DataFrame) -> str:
+    """Sentences generated from :func:`learning_check`."""
+    lines = []
+    for task, part in check.groupby("task", sort=False):
+        failed = part[~part["learnt"]]
+        spread = ", ".join(f"{r.method} {100 * r.smallest_ap_std:.1f}" for r in part.itertuples())
+        lines.append(f"- **{task}** (chance {100 * part['chance'].iloc[0]:.1f}): "
+                     + (f"{len(part)} of {len(part)} methods learnt (BA or macro AP above chance by the lower end "
+                        "of its 95% interval)" if failed.empty else
+                        f"{len(part) - len(failed)} of {len(part)} methods learnt; not above chance: "
+                        + ", ".join(failed["method"]))
+                     + f". Standard deviation over seeds of the smallest class's AP, points: {spread}.")
+    return "\n".join(lines)
+
+
 def provenance_lines(run_dir: Path) -> str:
     records, provenance = read_summary(run_dir)
     git, device = provenance.get("git", {}), provenance.get("device", {})
@@ -168,6 +203,11 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
              "method has one seed, a bootstrap over test images).",
              "## What made it", provenance_lines(run_dir),
              "## Results by task", *summaries]
+    rows_path = run_dir / "tables" / "benchmark_rows.csv"
+    if rows_path.is_file():
+        check = learning_check(pd.read_csv(rows_path))
+        check.round(4).to_csv(dest / "tables" / "learning_check.csv", index=False)
+        parts += ["## Did every method learn?", learning_lines(check)]
     claims = run_dir / "tables" / "claims.csv"
     if claims.is_file():
         parts += ["## The papers' claims, judged on this run",

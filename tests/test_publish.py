@@ -34,6 +34,10 @@ def fake_run(root: Path) -> Path:
                   "metric": ["ap", "ap"], "effect": [0.05, 0.001], "low": [0.02, -0.01], "high": [0.08, 0.012],
                   "spread": [0.01, 0.01], "n_seeds": [3, 3], "verdict": ["holds", "inconclusive"], "detail": ["", ""]}
                  ).to_csv(run / "tables" / "claims.csv", index=False)
+    pd.DataFrame({"task": ["t"] * 6, "method": ["ce"] * 3 + ["rus"] * 3, "seed": [0, 1, 2] * 2,
+                  "ba": [0.80, 0.82, 0.81, 0.5, 0.5, 0.5], "macro_ap": [0.70, 0.71, 0.72, 0.5, 0.52, 0.48],
+                  "ap/rest": [0.99] * 6, "ap/T-shirt/top": [0.40, 0.41, 0.42, 0.1, 0.12, 0.08]}
+                 ).to_csv(run / "tables" / "benchmark_rows.csv", index=False)
     for method, base in (("ce", 0.30), ("rg", 0.40), ("ros", 0.5)):
         for seed in range(3):
             folder = run / "results" / "t" / method / f"k{seed}-seed{seed}"
@@ -58,7 +62,8 @@ def test_publish_writes_a_report_without_scores_or_models(tmp_path):
     readme = publish(fake_run(tmp_path), tmp_path / "out")
     text = readme.read_text()
     for expected in ("python -m nbutils.run params/study.yaml", "abc1234def", "10.0 min wall", "45.0 ± 1.2",
-                     "RG beats CE on minority AP: **holds**", "learning_curves.png", "ranking at epoch 4"):
+                     "RG beats CE on minority AP: **holds**", "learning_curves.png", "ranking at epoch 4",
+                     "1 of 2 methods learnt; not above chance: rus", "ce 1.0, rus 2.0"):
         assert expected in text, expected
     out = tmp_path / "out"
     assert (out / "tables" / "summary_t.md").is_file() and (out / "learning_curves.csv").is_file()

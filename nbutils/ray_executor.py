@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbutils.plan import Training, call_settings, load_tasks
+from nbutils.plan import TASK_PARAMETERS, Training, call_settings, load_tasks
 
 # Passed on to the workers (a remote cluster's workers do not share the driver's environment).
 FORWARDED_ENVIRONMENT = ("NBUTILS_CACHE", "NBUTILS_DATA", "HF_HUB_OFFLINE", "OMP_WAIT_POLICY", "TORCH_HOME")
@@ -63,9 +63,10 @@ def log_path(run_dir: str | Path, training: Training) -> Path:
 
 
 @functools.lru_cache(maxsize=2)
-def cached_tasks(parameters_json: str, folder: str) -> dict:
-    """A worker process keeps the last tasks it built: its next training of the run reuses them."""
-    return load_tasks(json.loads(parameters_json), folder)
+def cached_tasks(task_parameters: str, folder: str) -> dict:
+    """A worker process keeps the last tasks it built (``task_parameters``: the JSON of
+    plan.TASK_PARAMETERS): its next training on them reuses them."""
+    return load_tasks(json.loads(task_parameters), folder)
 
 
 def epochs_done(checkpoint: Path) -> int | None:
@@ -128,7 +129,7 @@ def train_on_worker(training: Training, run_dir: str, threads: int, started_dir:
             if os.environ.get(KILL_AFTER_CHECKPOINT):
                 stop_fault = kill_after_first_checkpoint(folder / "checkpoint.pt", Path(os.environ[KILL_AFTER_CHECKPOINT]))
             p, call = training.parameters, training.call
-            task = cached_tasks(json.dumps(p, sort_keys=True), training.folder)[call.task]
+            task = cached_tasks(json.dumps({k: p.get(k) for k in TASK_PARAMETERS}, sort_keys=True), training.folder)[call.task]
             run_cached(task, p["tasks"][call.task], call.entry, call.seed, run_dir, **call_settings(call, task, p))
             seconds = time.perf_counter() - start
             print(f"finished in {seconds:.1f} s")

@@ -26,16 +26,19 @@ PARAMS = ROOT / "tests" / "ray_params.yaml"
 # The IPython startup file of the kernels of test_the_plan_is_every_training_the_notebooks_load: it
 # records every run_cached call (its result folder, and whether the result was already there).
 RECORDER = '''
-import json, os
-import nbutils.methods as methods
-real = methods.run_cached
-def run_cached(task, task_spec, entry, seed, run_dir, **settings):
-    folder = methods.result_folder(task, task_spec, entry, seed, run_dir, **settings)
-    with open(os.environ["RUN_CACHED_RECORD"], "a") as f:
-        f.write(json.dumps({"key": folder.relative_to(run_dir).as_posix(),
-                            "finished_before": (folder / "row.json").is_file()}) + "\\n")
-    return real(task, task_spec, entry, seed, run_dir, **settings)
-methods.run_cached = run_cached
+def _record_run_cached():  # names kept out of the notebook's namespace (it has a parameter 'methods')
+    import json, os
+    import nbutils.methods as module
+    real = module.run_cached
+    def run_cached(task, task_spec, entry, seed, run_dir, **settings):
+        folder = module.result_folder(task, task_spec, entry, seed, run_dir, **settings)
+        with open(os.environ["RUN_CACHED_RECORD"], "a") as f:
+            f.write(json.dumps({"key": folder.relative_to(run_dir).as_posix(),
+                                "finished_before": (folder / "row.json").is_file()}) + "\\n")
+        return real(task, task_spec, entry, seed, run_dir, **settings)
+    module.run_cached = run_cached
+_record_run_cached()
+del _record_run_cached
 '''
 
 

@@ -13,9 +13,10 @@ from nbutils.run import declared_parameters
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_four_notebooks():
+def test_there_are_five_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_motivation.ipynb", "02_synchronous_learning.ipynb",
-                                           "03_benchmark.ipynb", "04_class_activation_maps.ipynb"]
+                                           "03_benchmark.ipynb", "04_class_activation_maps.ipynb",
+                                           "05_ablations.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -475,9 +475,9 @@ def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any
     folder = Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
     result = load_result(folder)
     if result is None:
-        result = run_method(task, entry, seed, run_dir=folder, **settings)
-        folder.mkdir(parents=True, exist_ok=True)  # settings.json: what the key hashes; before row.json marks done
+        folder.mkdir(parents=True, exist_ok=True)  # settings.json: what the key hashes, beside checkpoint and result
         (folder / "settings.json").write_text(json.dumps(key_inputs(spec, entry, seed, settings), indent=1))
+        result = run_method(task, entry, seed, run_dir=folder, **settings)
         save_result(folder, result)
         (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result

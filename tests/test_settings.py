@@ -157,3 +157,15 @@ def test_each_result_keeps_the_settings_its_key_hashes(tmp_path):
     assert inputs["task"]["image_size"] == 8 and inputs["options"] == {"gamma": 1.0}
     digest = hashlib.sha1(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:10]
     assert saved.parent.name == f"{digest}-seed0"
+
+
+def test_an_interrupted_training_already_has_its_settings_beside_its_checkpoint(tmp_path, monkeypatch):
+    def interrupted(task, entry, seed, run_dir, **settings):
+        assert (run_dir / "settings.json").is_file(), "settings.json is written after training"
+        raise KeyboardInterrupt
+    monkeypatch.setattr(methods, "run_method", interrupted)
+    _, tasks, settings = nbutils.start(notebook_parameters(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        run_cached(tasks["digits-0"], SPEC, "ce", 0, tmp_path, **settings)
+    (saved,) = tmp_path.glob("results/digits-0/ce/*/settings.json")
+    assert not (saved.parent / "row.json").exists()

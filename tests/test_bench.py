@@ -124,3 +124,29 @@ def test_quick_run_appends_its_table(quick_runs, name):
         for column, value in zip(columns, row):
             if "img/s" in column or " / " in column or "speed-up" in column:
                 assert float(value.replace(",", "")) > 0, (column, value)
+
+
+def test_study_time_attributes_each_training_to_the_notebook_it_ran_in(tmp_path):
+    import json
+    from datetime import datetime, timezone
+
+    import study_time
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    run = tmp_path / "study" / "r1"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({
+        "notebooks": [{"notebook": "01_motivation.ipynb", "seconds": 100.0, "status": "ok"},
+                      {"notebook": "03_benchmark.ipynb", "seconds": 300.0, "status": "ok"}],
+        "provenance": {"started": start.isoformat()}}))
+    for name, method, written, seconds in (("a", "ce", 50, 40.0), ("b", "rg", 150, 60.0), ("c", "ce", 390, 80.0)):
+        folder = run / "results" / "t" / method / f"{name}-seed0"
+        folder.mkdir(parents=True)
+        (folder / "row.json").write_text(json.dumps({"task": "t", "method": method, "seed": 0, "wall_time": seconds}))
+        os.utime(folder / "row.json", (start.timestamp() + written,) * 2)
+    done = study_time.trainings(run)
+    table = {row["notebook"]: row for row in study_time.by_notebook(run, done)}
+    assert (table["01_motivation"]["trainings"], table["01_motivation"]["training s"]) == (1, 40.0)
+    assert (table["03_benchmark"]["trainings"], table["03_benchmark"]["rest s"]) == (2, 160.0)
+    assert table["all"]["training share"] == 180.0 / 400.0
+    assert [r["method"] for r in study_time.by_method(done)] == ["ce", "rg"]

@@ -201,7 +201,7 @@ def run_trainings(trainings: list[Training], run_dir: Path, *, address: str | No
     import ray
 
     started_dir = run_dir / f".sweep-{uuid.uuid4().hex[:8]}"
-    started_dir.mkdir()
+    started_dir.mkdir(parents=True)
     waiting: dict = {}
     try:
         gpus = gpus_per_training if gpus_per_training is not None else float(ray.cluster_resources().get("GPU", 0) >= 1)

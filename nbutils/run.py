@@ -163,17 +163,28 @@ def apply_overrides(values: list[dict[str, Any]], declared: list[dict[str, dict]
                     where: str) -> None:
     """Set each ``key=value`` in the parameters ``values[i]`` of every notebook i whose parameters
     cell ``declared[i]`` has the key (an override beats the file). A nested key
-    (``train.weight_decay=1e-4``) starts from the notebook's default when the file does not set it."""
+    (``train.weight_decay=1e-4``) starts from the notebook's default when the file does not set it,
+    and goes to the notebooks that have its sections (``tasks.tshirt-vs-rest.train_size=500`` to
+    those with that task); it is an error only when none has them."""
     for word in words:
         path, value = parse_override(word)
         users = [i for i, decl in enumerate(declared) if path[0] in decl]
         if not users:
             valid = sorted(set().union(*declared))
             raise ParameterError(f"{where}: override {word!r}: no notebook takes {path[0]!r}; valid keys: {valid}")
+        errors = []
         for i in users:
-            if len(path) > 1 and path[0] not in values[i]:
-                values[i][path[0]] = copy.deepcopy(default_value(declared[i][path[0]]))
-            set_nested(values[i], path, value, where)
+            trial = copy.deepcopy(values[i])
+            if len(path) > 1 and path[0] not in trial:
+                trial[path[0]] = copy.deepcopy(default_value(declared[i][path[0]]))
+            try:
+                set_nested(trial, path, value, where)
+            except ValueError as error:
+                errors.append(error)
+                continue
+            values[i] = trial
+        if len(errors) == len(users):
+            raise errors[0]
 
 
 def plan(params_path: Path, overrides: list[str], only: list[str] | None = None) -> tuple[str, list[NotebookJob]]:

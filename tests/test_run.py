@@ -205,6 +205,16 @@ def test_everything_the_ci_file_can_name_is_checked_before_any_notebook(override
         plan(CI, [override])
 
 
+def test_a_nested_override_goes_to_the_notebooks_that_have_its_sections():
+    """params/ci.yaml: notebook 05 has its own task, so tshirt-vs-rest's size is set in 01-04 only."""
+    _, jobs = plan(CI, ["tasks.tshirt-vs-rest.train_size=500"])
+    sizes = {job.path.stem: {name: spec["train_size"] for name, spec in job.parameters["tasks"].items()} for job in jobs}
+    assert all(sizes[stem]["tshirt-vs-rest"] == 500 for stem in sizes if not stem.startswith("05"))
+    assert sizes["05_ablations"] == {"tshirt-50to1": 600}
+    with pytest.raises(ValueError, match="tasks.nope is not a section"):
+        plan(CI, ["tasks.nope.train_size=500"])
+
+
 def test_the_ci_file_with_short_overrides_passes_the_checks():
     name, jobs = plan(CI, ["epochs=1", "seeds=[0]", "train.weight_decay=1e-4", "methods=[ce, {name: rg, encoder: raw}]"])
     assert name == "ci" and all(job.parameters["train"] == {"weight_decay": 1e-4} for job in jobs)

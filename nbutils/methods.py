@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock
 
 from nbutils.config import build
 from nbutils.data import ImageSet, Task, TrainingSet
@@ -36,10 +38,11 @@ from nbutils.losses import check_loss_options, loss_options, make_loss
 from nbutils.metrics import evaluate
 from nbutils.models import check_model_options, make_model
 from nbutils.regroup import AGGREGATIONS, CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics
-from nbutils.runtime import seed_everything
+from nbutils.runtime import seed_everything, write_atomically
 from nbutils.sampling import PositiveEveryBatchSampler, check_sampler_options, resample, sampler_options
 from nbutils.train import TrainConfig, fit, predict_logits, predict_scores, softmax_scores
 
+logger = logging.getLogger(__name__)
 RESULT_FORMAT = 2  # bump when what a result folder holds changes (2: model.pt is a state dict + its build options)
 
 
@@ -441,7 +444,8 @@ def save_result(folder: Path, result: Result) -> None:
         if result.model_spec is None:
             raise ValueError("a result with a model needs its model_spec (the make_model arguments) to be saved")
         torch.save({"model_spec": result.model_spec, "state_dict": result.model.state_dict()}, folder / "model.pt")
-    (folder / "row.json").write_text(json.dumps(result.row, default=float))  # written last: marks done
+    row = json.dumps(result.row, default=float).encode()  # written last and whole: marks done
+    write_atomically(folder / "row.json", lambda f: f.write(row))
 
 
 def load_model(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -464,22 +468,40 @@ def load_result(folder: Path) -> Result | None:
                   np.load(folder / "mapping.npy") if regrouped else None, spec)
 
 
+def result_folder(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
+                  run_dir: str | Path, **settings: Any) -> Path:
+    """Where :func:`run_cached`, given the same arguments, keeps its result:
+    ``run_dir/results/<task>/<run_key>`` (the Ray executor's plan names its trainings by it)."""
+    spec = getattr(task, "spec", None) or task_spec
+    return Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
+
+
 def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
                run_dir: str | Path, **settings: Any) -> Result:
     """:func:`run_method` (``settings``: its train/model/regroup), but a run the folder already
     finished is loaded instead of retrained, and an interrupted one resumes from its checkpoint.
     The key hashes ``task.spec`` (the spec with resolved image size, data root and seed; ``task_spec``
     for a task without one) with the settings (see :func:`key_inputs`), which the result folder keeps
-    as ``settings.json``."""
+    as ``settings.json``. Training and saving hold a lock file beside the folder (``<folder>.lock``;
+    the OS frees it when its process dies) and the cache is checked again once it is held, so
+    processes sharing a run folder (two sweeps, Ray workers) never train one result twice nor
+    write it at once; the log says which of the two happened."""
     spec = getattr(task, "spec", None) or task_spec
-    folder = Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
+    folder = result_folder(task, task_spec, entry, seed, run_dir, **settings)
     result = load_result(folder)
     if result is None:
-        folder.mkdir(parents=True, exist_ok=True)  # settings.json: what the key hashes, beside checkpoint and result
-        (folder / "settings.json").write_text(json.dumps(key_inputs(spec, entry, seed, settings), indent=1))
-        result = run_method(task, entry, seed, run_dir=folder, **settings)
-        save_result(folder, result)
-        (folder / "checkpoint.pt").unlink(missing_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(folder.with_name(folder.name + ".lock")):
+            result = load_result(folder)
+            if result is None:
+                logger.info("training %s", folder)
+                folder.mkdir(parents=True, exist_ok=True)  # settings.json: what the key hashes, beside checkpoint and result
+                (folder / "settings.json").write_text(json.dumps(key_inputs(spec, entry, seed, settings), indent=1))
+                result = run_method(task, entry, seed, run_dir=folder, **settings)
+                save_result(folder, result)
+                (folder / "checkpoint.pt").unlink(missing_ok=True)
+                return result
+    logger.info("loaded %s", folder)
     return result
 
 

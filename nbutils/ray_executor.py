@@ -13,7 +13,9 @@ with its error while the others finish. Each training appends to its own log,
 
 GPUs: one training per GPU by default (``gpus_per_training=1`` when the cluster has GPUs). Ray
 sets each task's ``CUDA_VISIBLE_DEVICES``, so the loop's ``auto`` device is the task's own GPU and
-its uint8 training images go there; with ``gpus_per_training=0`` a task sees no GPU at all.
+its uint8 training images go there; with ``gpus_per_training=0`` a task sees no GPU at all (its
+``CUDA_VISIBLE_DEVICES`` is empty: Ray 2.60 leaves it unset for such tasks, which would let them
+all take the node's first GPU).
 Torch runs ``cpus_per_training`` threads in each task, so trainings sharing a node do not
 oversubscribe its cores.
 """
@@ -151,11 +153,13 @@ def error_text(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
 
 
-def worker_environment(threads: int) -> dict[str, str]:
-    """Environment variables every task gets: torch/OpenMP threads, quiet progress bars, and the
+def worker_environment(threads: int, gpus: float) -> dict[str, str]:
+    """Environment variables every task gets: torch/OpenMP threads, quiet progress bars, no GPU for
+    a task without one (Ray sets ``CUDA_VISIBLE_DEVICES`` only for tasks with GPUs), and the
     driver's nbutils/hub settings (:data:`FORWARDED_ENVIRONMENT`, the test-only fault)."""
     forwarded = {k: os.environ[k] for k in (*FORWARDED_ENVIRONMENT, KILL_AFTER_CHECKPOINT) if k in os.environ}
-    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "NBUTILS_QUIET": "1", **forwarded}
+    no_gpu = {} if gpus else {"CUDA_VISIBLE_DEVICES": ""}
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "NBUTILS_QUIET": "1", **no_gpu, **forwarded}
 
 
 def check_resources(ray: Any, cpus: float, gpus: float) -> None:
@@ -209,7 +213,7 @@ def run_trainings(trainings: list[Training], run_dir: Path, *, address: str | No
         threads = max(1, int(cpus_per_training))
         remote = ray.remote(train_on_worker)
         resources = dict(num_cpus=cpus_per_training, num_gpus=gpus, max_retries=max_retries, retry_exceptions=False,
-                         runtime_env={"env_vars": worker_environment(threads)})
+                         runtime_env={"env_vars": worker_environment(threads, gpus)})
         waiting = {remote.options(**resources, name=t.name).remote(t, str(run_dir), threads, str(started_dir)): t
                    for t in pending}
         with tqdm(total=len(pending), desc="trainings", unit="training", disable=bool(os.environ.get("CI"))) as bar:

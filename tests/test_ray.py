@@ -18,7 +18,7 @@ import torch
 ray = pytest.importorskip("ray")
 
 from nbutils.methods import load_result  # noqa: E402
-from nbutils.ray_executor import KILL_AFTER_CHECKPOINT  # noqa: E402
+from nbutils.ray_executor import KILL_AFTER_CHECKPOINT, worker_environment  # noqa: E402
 from nbutils.run import main, plan, planned_trainings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +94,7 @@ def test_ray_gets_exactly_the_metrics_of_the_local_executor(cluster, local_run, 
     assert [r["status"] for r in summary["notebooks"]] == ["ok"]
     pd.testing.assert_frame_equal(metrics(run_dir), metrics(local_run))
     assert all(text.count("nbutils.methods: training") == 1 for text in logs(run_dir).values()) and len(logs(run_dir)) == 2
+    assert all("1 torch thread(s), CUDA_VISIBLE_DEVICES=)" in text for text in logs(run_dir).values())  # no GPU asked: none seen
     assert "2 finished, 0 already done, 0 failed" in capsys.readouterr().out
     # the same command again: every training already done, nothing sent to Ray
     assert run(tmp_path, "ray", "--executor", "ray", "--train-only") == 0
@@ -160,6 +161,12 @@ def test_two_sweeps_on_one_run_folder_train_each_result_once(cluster, tmp_path):
     for key in keys.values():  # every result whole, no temporary or checkpoint left behind
         assert load_result(run_dir / key).row["seed"] == 0
     assert not list(run_dir.rglob("*.tmp")) and not list(run_dir.rglob("checkpoint.pt"))
+
+
+def test_a_task_without_a_gpu_sees_none_and_one_with_gpus_gets_them_from_ray():
+    """Ray 2.60 sets CUDA_VISIBLE_DEVICES only for tasks that ask for GPUs; the others would take GPU 0."""
+    assert worker_environment(2, 0).items() >= {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "2"}.items()
+    assert "CUDA_VISIBLE_DEVICES" not in worker_environment(1, 0.25)
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@ for the module. Most tests run ``tests/ray_params.yaml`` — notebook 03 on one 
 ce and wce, one seed, 2 epochs — chosen for speed (two trainings of a few seconds; a worker can be
 killed after the first epoch's checkpoint). The comparisons of metrics between executors are exact:
 the same trainings on the same machine with one torch thread each, not stored numbers.
-The plan's test runs ``params/ci.yaml`` (slow: about 3 minutes on 2 cores)."""
+The plan's test runs ``params/ci.yaml`` (slow: 4 minutes on 2 shared cores at load 6; the others
+together 2.5 minutes there)."""
 import json
 import os
 import subprocess

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 from nbutils.data import Task, make_tasks
 from nbutils.methods import method_spec, not_applicable, result_folder, settings_from_parameters
+from nbutils.run import SETTINGS_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,6 @@ NOTEBOOK_PLANS: dict[str, Callable[[dict[str, Any], dict[str, Task]], Iterator[C
     "04_class_activation_maps": calls_04, "05_ablations": calls_05,
 }
 TASK_PARAMETERS = ("tasks", "data_root", "image_size")
-SETTINGS_PARAMETERS = ("epochs", "batch_size", "lr", "optimizer", "train", "arch", "width", "pretrained", "regroup")
 
 
 def build_parameters(p: dict[str, Any]) -> dict[str, Any]:

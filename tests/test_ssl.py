@@ -113,8 +113,11 @@ def kmeans_nmi(features: np.ndarray, labels: np.ndarray) -> float:
 
 def test_its_clusters_match_the_classes_far_better_than_an_untrained_copy():
     """600 Fashion-MNIST training images (60 a class), 28 px: k-means NMI with the 10 classes of
-    the trained network's features against the same network untrained (seed 0 both). Measured
-    (OMP_NUM_THREADS=1): see tests/README.md-style note in the assertion message."""
+    the trained network's features (12 epochs, about 10 s) against the same network untrained.
+    Measured with OMP_NUM_THREADS=1 on fixtures and seeds 0 and 1, under ATEN_CPU_CAPABILITY=default
+    (float32) and AVX512 (bfloat16 autocast): trained 0.44-0.48, untrained 0.24-0.32, a margin of
+    0.15-0.23 against the 0.1 asserted. (Raw pixels reach 0.61-0.64 here: this checks that training
+    is worth something, not that it is the encoder to use.)"""
     pool = load_dataset("fashion-mnist", split="train")
     fixture = subsample_to_counts(pool, {c: 60 for c in range(10)}, seed=0)
     settings = {"epochs": 12, "batch_size": 128, "width": 16}

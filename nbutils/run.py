@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
             records, interrupted = run_notebooks(jobs, run_dir, args.keep_going, resume)
     (run_dir / "summary.json").write_text(json.dumps({"notebooks": records, **summary,
                                                       "provenance": provenance.finish(started)}, indent=2))
-    if not (args.train_only or interrupted and sweep is None):
+    if not args.train_only:
         write_report(run_dir)
     if interrupted:
         print(f"interrupted; finished trainings are kept in {run_dir}. Resume with:\n  {resume}", file=sys.stderr)

@@ -154,6 +154,7 @@ def test_ctrl_c_leaves_a_summary_that_says_interrupted_and_how_to_resume(tmp_pat
     assert summary[1]["resume"] == resume and summary[2]["resume"] == resume
     err = capsys.readouterr().err
     assert "interrupted" in err and resume in err
+    assert (runs / "t" / "r7" / "report.html").is_file()  # the report too, showing the interrupted run
 
 
 def test_notebooks_run_by_the_runner_keep_no_progress_bars(tmp_path, monkeypatch):

@@ -82,7 +82,12 @@ def parse_override(word: str) -> tuple[list[str], Any]:
     key, text = word.split("=", 1)
     if not key:
         raise ValueError(f"override {word!r} has no key before '='")
-    return key.split("."), read_value(text)
+    try:
+        return key.split("."), read_value(text)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"override {word!r}: its value is not valid YAML ({problem}); quote the whole word in "
+                         "the shell, e.g. 'train={weight_decay: 1e-4}', or set one key: train.weight_decay=1e-4") from None
 
 
 def read_value(text: str) -> Any:

@@ -26,6 +26,8 @@ def test_overrides_parse_key_paths_and_values():
         parse_override("epochs")
     with pytest.raises(ValueError, match="no key before '='"):
         parse_override("=3")
+    with pytest.raises(ValueError, match=r"override 'train=\{amp:': its value is not valid YAML.*quote the whole word"):
+        parse_override("train={amp:")  # what the shell leaves of an unquoted train={amp: false}
 
 
 def test_set_nested_names_the_sections_there_are():

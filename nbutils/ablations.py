@@ -15,6 +15,7 @@ CE's (:func:`clear_of_baseline`). Every sentence a notebook prints is made here 
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -118,23 +119,32 @@ def design(factors: dict[str, Sequence], regroup: dict[str, Any], interactions: 
     return cells
 
 
+def cells_varying(cells: Sequence[Cell], factors: Sequence[str]) -> list[Cell]:
+    """The base cell and the cells that differ from it in ``factors`` only (every other factor at base)."""
+    base = next(c for c in cells if c.label == BASE_LABEL).levels
+    return [c for c in cells if all(c.levels[f] == base[f] for f in FACTORS if f not in factors)]
+
+
 def one_factor(cells: Sequence[Cell], factor: str) -> list[Cell]:
     """The base cell and the cells that differ from it in ``factor`` only."""
-    base = next(c for c in cells if c.label == BASE_LABEL).levels
-    return [c for c in cells if all(c.levels[f] == base[f] for f in FACTORS if f != factor)]
+    return cells_varying(cells, [factor])
 
 
 def run_all(tasks: dict[str, Task], task_specs: dict[str, dict], cells: Sequence[Cell], baselines: Sequence[str],
             seeds: Sequence[int], run_dir: str | Path, **settings: Any) -> dict[tuple[str, str, int], Result]:
     """Every cell and baseline method x seed x task through ``methods.run_cached`` (finished runs
     load from ``run_dir``): {(task, cell label or method, seed): Result}. Entries are checked before
-    anything trains; a baseline a task cannot run (rg-oracle without fine labels) is left out."""
+    anything trains; a baseline a task cannot run (rg-oracle without fine labels) is left out. The
+    warning of a run whose argmax is one class for every test image is not repeated: it stays in the
+    run's row (column ``warning``), which a notebook counts."""
     entries = {**{c.label: c.entry for c in cells}, **{m: m for m in baselines}}
     for entry in entries.values():
         check_method(entry, **settings)
-    return {(name, key, seed): run_cached(task, task_specs[name], entry, seed, run_dir, **settings)
-            for name, task in tasks.items() for key, entry in entries.items()
-            if not_applicable(method_spec(entry)[0], task) is None for seed in seeds}
+    with warnings.catch_warnings():  # each row keeps its warning; at 50:1 most runs' argmax is one class
+        warnings.filterwarnings("ignore", message=".*collapsed: predicts one class", category=UserWarning)
+        return {(name, key, seed): run_cached(task, task_specs[name], entry, seed, run_dir, **settings)
+                for name, task in tasks.items() for key, entry in entries.items()
+                if not_applicable(method_spec(entry)[0], task) is None for seed in seeds}
 
 
 def result_rows(results: dict[tuple[str, str, int], Result], cells: Sequence[Cell]) -> pd.DataFrame:
@@ -169,13 +179,13 @@ def nmi_gain_correlation(rows: pd.DataFrame, task: str, cells: Sequence[Cell], m
     wide = task_rows[task_rows.method.isin(labels)].pivot_table(index="seed", columns="method", values=[metric, NMI])
     seeds = sorted(set(wide.index) & set(base.index))
     out = {"rho": np.nan, "low": np.nan, "high": np.nan, "n_cells": 0, "n_seeds": len(seeds)}
-    if NMI not in wide or len(seeds) < 2:
+    if NMI not in wide or not seeds:
         return out
     gain = wide[metric].loc[seeds].sub(base.loc[seeds], axis=0)
     nmi = wide[NMI].loc[seeds]
     keep = [c for c in gain.columns if c in nmi.columns and nmi[c].notna().all() and gain[c].notna().all()]
     out["n_cells"] = len(keep)
-    if len(keep) < 3:
+    if len(keep) < 3 or len(seeds) < 2:
         return out
     g, n = gain[keep].to_numpy(), nmi[keep].to_numpy()
     rho = lambda idx: stats.spearmanr(n[idx].mean(0), g[idx].mean(0)).statistic  # noqa: E731
@@ -212,6 +222,8 @@ def clear_of_baseline(rows: pd.DataFrame, task: str, labels: Sequence[str], metr
     table = pd.DataFrame({"mean": mean, "low": low, "high": high, "n_seeds": summary["n_runs"]}).drop(index=baseline)
     table["vs_" + baseline] = np.where(table["low"] > high[baseline], "above",
                                        np.where(table["high"] < low[baseline], "below", "overlap"))
+    unjudged = table["low"].isna() | np.isnan(low[baseline])
+    table.loc[unjudged, "vs_" + baseline] = "no interval"
     table.attrs["baseline"] = {"mean": mean[baseline], "low": low[baseline], "high": high[baseline]}
     return table.sort_values("mean", ascending=False)
 
@@ -223,6 +235,9 @@ def goal_sentence(table: pd.DataFrame, task: str, metric: str) -> str:
     above = table[table[column] == "above"]
     best = table.index[0]
     ce = f"{column[3:]} {100 * base['mean']:.1f} (95% interval {100 * base['low']:.1f} to {100 * base['high']:.1f})"
+    if (table[column] == "no interval").all():
+        return (f"*{task}*, {metric}: with one seed there are no intervals to compare; the highest mean is "
+                f"`{best}` {100 * table.loc[best, 'mean']:.1f} against {column[3:]} {100 * base['mean']:.1f}.")
     if len(above):
         names = ", ".join(f"`{c}` {100 * above.loc[c, 'mean']:.1f} ({100 * above.loc[c, 'low']:.1f} to "
                           f"{100 * above.loc[c, 'high']:.1f})" for c in above.index)
@@ -243,6 +258,8 @@ def ranked_sentence(values: pd.DataFrame, what: str, task: str) -> str:
     text = f"*{task}*, {what} (mean, 95% interval over seeds), highest first: " + ", ".join(parts)
     if len(ranked) > 1:
         first, second = ranked.iloc[0], ranked.iloc[1]
+        if np.isnan(first["low"]) or np.isnan(second["high"]):
+            return text + "; without an interval (one seed) the order is not judged."
         overlap = first["low"] <= second["high"]
         text += (f"; the intervals of the first two {'overlap' if overlap else 'do not overlap'}"
                  f"{'' if overlap else f': `{ranked.index[0]}` leads'}")

@@ -84,3 +84,19 @@ def test_clip_without_weights_is_reported_not_run(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     usable, missing = ablations.available_encoders(["raw", "clip"], {"clip": {"pretrained": "/nonexistent.pt"}})
     assert usable == ["raw"] and "clip" in missing and "/nonexistent.pt" in missing["clip"]
+
+
+def test_one_seed_has_no_interval_so_nothing_is_ranked_or_cleared():
+    values = pd.DataFrame({"mean": [0.5, 0.8], "low": [np.nan, np.nan], "high": [np.nan, np.nan]}, index=["a", "b"])
+    assert "without an interval (one seed) the order is not judged" in ablations.ranked_sentence(values, "x", "t")
+    rows = fake_rows({"up": [0.5]}, {"up": [0.5]}, ce=[0.1])
+    table = ablations.clear_of_baseline(rows, "t", ["up"], "m")
+    assert list(table["vs_ce"]) == ["no interval"]
+    assert "with one seed there are no intervals to compare" in ablations.goal_sentence(table, "t", "m")
+
+
+def test_the_k_by_aggregation_grid_holds_only_cells_with_the_other_factors_at_base():
+    factors = {"n_clusters": ["threshold", 2], "aggregate": ["max", "sum"], "loss": ["ce", "wce"]}
+    cells = ablations.design(factors, REGROUP, interactions=[["n_clusters", "aggregate"]])
+    grid = [c.label for c in ablations.cells_varying(cells, ["n_clusters", "aggregate"])]
+    assert grid == [BASE_LABEL, "n_clusters=2", "aggregate=sum", "n_clusters=2, aggregate=sum"]

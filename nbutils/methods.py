@@ -90,6 +90,7 @@ METHODS: dict[str, Recipe] = {
     "deepsmote": Recipe(resample="deepsmote"),
     "rg": Recipe(labels="regroup"),
     "rg-wce": Recipe(loss="wce", labels="regroup"),
+    "rg-focal": Recipe(loss="focal", labels="regroup"),  # the loss factor of notebook 05's ablation
     "rg-random": Recipe(labels="regroup", clustering="random"),
     "rg-oracle": Recipe(labels="fine"),
     "mlp-probe": Recipe(probe=True, train={"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,

@@ -35,6 +35,8 @@ SCRIPTS = {
     "compile": ("torch.compile against eager mode",
                 ["arch", "px", "batch", "backend", "first compiled step s", "eager img/s", "compiled img/s", "compiled / eager",
                  "break-even steps"], 1),
+    "simclr": ("Self-supervised encoder: SimCLR training time", ["px", "width", "N", "epochs", "seconds", "train img/s",
+                                                                "cache hit s"], 1),
     "demo": ("Notebook runs: time and memory", ["notebook", "status", "seconds", "peak tree RSS GiB"], 2),
 }
 

@@ -1,7 +1,7 @@
 """Self-supervised encoder: how long SimCLR (``encode(images, "simclr")``, nbutils.ssl) takes to train
 on a task's training images, and what a cache hit costs after it.
 
-    python bench/ssl.py [--quick] [--n N] [--epochs E] [--widths W ...] [--results PATH]
+    python bench/simclr.py [--quick] [--n N] [--epochs E] [--widths W ...] [--results PATH]
 
 Each row trains the encoder from an empty cache folder on the first N Fashion-MNIST training images
 at 28 px (and 32 px, bilinear-resized) with the encoder's defaults except ``epochs`` and ``width``,
@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ssl-") as cache_root:
         rows = [progress_line(measure(n, size, width, epochs, cache_root)) for width in widths for size in sizes]
     device = pick_device()
-    report(args.results, "Self-supervised encoder: SimCLR training time (bench/ssl.py)", rows, device=device,
+    report(args.results, "Self-supervised encoder: SimCLR training time (bench/simclr.py)", rows, device=device,
            load_before=load, notes=(
                f"One round per row. Fashion-MNIST training images; SimCLR with the encoder's defaults (batch 256, "
                f"Adam 1e-3, temperature 0.5) but epochs and width; training precision "

@@ -1,4 +1,4 @@
-"""One sweep of trainings with the local executor against Ray at 2 workers (issue 15).
+"""One sweep of trainings with the local executor against Ray at 2 workers.
 
 The sweep is the trainings that ``python -m nbutils.run PARAMS --executor ray`` plans (nbutils.plan):
 by default notebook 03 of ``params/ci.yaml`` with 8 methods on its 2 tasks, 1 seed, 2 epochs (16

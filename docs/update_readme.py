@@ -2,6 +2,7 @@
 
     .venv/bin/python docs/update_readme.py runs/demo/<run-id>
     .venv/bin/python docs/update_readme.py --study docs/results/study
+    .venv/bin/python docs/update_readme.py --ablations docs/results/ablations
 
 The first form writes, between ``<!-- results:start -->`` and ``<!-- results:end -->``, the demo's
 summary table of each task (``tables/summary_*.csv``: mean ± half-width of the 95% interval), its
@@ -9,7 +10,11 @@ claims table as sentences (``nbutils.report.claims_markdown``), the encoders' cl
 notebooks' times and the run's provenance; and it copies the gallery figures to ``docs/gallery``.
 The second writes, between ``<!-- study:start -->`` and ``<!-- study:end -->``, the findings from
 a study report published by ``python -m nbutils.publish``: where the run agrees with the papers'
-claims and where it does not, each task's key columns and the study's wall time.
+claims and where it does not, each task's key columns and the study's wall time. The third
+writes, between ``<!-- ablations:start -->`` and ``<!-- ablations:end -->``, notebook 05's answers
+recomputed from the published ``ablation_rows.csv`` with ``nbutils.ablations``: whether any RG cell
+beats CE on the minority AP with intervals that do not overlap, whether cluster NMI predicts the
+gain, and the per-factor tables.
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ DOCS = Path(__file__).resolve().parent
 README = DOCS.parent / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
+ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
+ABLATION_FACTORS = ("encoder", "clustering", "n_clusters", "aggregate", "loss")
 GALLERY = ("fig3_top_representations", "fig3_bottom_label_types", "fig5_class_variation",
            "fig7_score_distributions", "cluster_montage_tshirt-vs-rest", "cam_gradcam",
            "per_class_ap_fmnist-ham10000")
@@ -111,6 +118,40 @@ def study_block(report: Path) -> str:
         *verdicts, *tables])
 
 
+def report_line(report: Path, what: str) -> str:
+    """Where a block comes from: the report folder, its command, commit and wall time."""
+    _, provenance = read_summary(report)
+    link = Path(os.path.relpath(report.resolve(), README.parent)).as_posix()
+    return (f"From the {what} report [`{link}`]({link}/README.md): `{provenance.get('command', '?')}` at commit "
+            f"{str(provenance.get('git', {}).get('commit', '?'))[:7]}, "
+            f"{provenance.get('wall_seconds', float('nan')) / 60:.0f} min wall on "
+            f"{provenance.get('device', {}).get('cpu', 'this machine')}")
+
+
+def ablations_block(report: Path) -> str:
+    """The README's ablation findings, recomputed from the published rows with nbutils.ablations."""
+    from nbutils import ablations
+
+    rows = pd.read_csv(report / "tables" / "ablation_rows.csv", keep_default_na=False, na_values=[""])
+    parts = [report_line(report, "ablation") + "; rewritten by `python docs/update_readme.py --ablations DIR`. "
+             "Minority AP and BA on the test split, %, mean ± half-width of the 95% interval over seeds."]
+    for task, task_rows in rows.groupby("task", sort=False):
+        metric = next(c for c in task_rows.columns if c.startswith("ap/") and c != "ap/rest")
+        labels = [m for m in task_rows["method"].unique() if m != "ce"]
+        clear = ablations.clear_of_baseline(rows, task, labels, metric)
+        parts.append(ablations.goal_sentence(clear, task, metric))
+        gains = pd.read_csv(report / "tables" / f"gain_vs_nmi_{task}.csv")
+        cells = [ablations.Cell(label, {}, {}) for label in gains["cell"]]  # the encoder x clustering cells
+        parts.append(ablations.correlation_sentence(ablations.nmi_gain_correlation(rows, task, cells, metric), task))
+        for factor in ABLATION_FACTORS:
+            path = report / "tables" / f"ablation_{task}_{factor}.csv"
+            if path.is_file():
+                table = pd.read_csv(path)
+                keep = [c for c in (table.columns[0], metric, "ba", ablations.NMI) if c in table.columns]
+                parts.append(f"*{task}, {factor}:*\n\n{markdown_table(table[keep])}")
+    return "\n\n".join(parts)
+
+
 def replace_block(text: str, start: str, end: str, block: str) -> str:
     """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``block``."""
     if start not in text or end not in text:
@@ -128,6 +169,11 @@ def main(run: Path) -> None:
     print(f"README results and gallery rewritten from {run}")
 
 
+def main_ablations(report: Path) -> None:
+    README.write_text(replace_block(README.read_text(), ABLATIONS_START, ABLATIONS_END, ablations_block(report)))
+    print(f"README ablation findings rewritten from {report}")
+
+
 def main_study(report: Path) -> None:
     README.write_text(replace_block(README.read_text(), STUDY_START, STUDY_END, study_block(report)))
     print(f"README study findings rewritten from {report}")
@@ -135,9 +181,9 @@ def main_study(report: Path) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    study = args[:1] == ["--study"]
-    folder = Path(args[-1]) if len(args) == 1 + study else None
+    mode = args[0] if args[:1] in (["--study"], ["--ablations"]) else None
+    folder = Path(args[-1]) if len(args) == 1 + bool(mode) else None
     if folder is None or not (folder / "tables").is_dir():
         raise SystemExit("usage: python docs/update_readme.py RUN_FOLDER (a folder with tables/ from nbutils.run)\n"
-                         "       python docs/update_readme.py --study REPORT (a folder from python -m nbutils.publish)")
-    main_study(folder) if study else main(folder)
+                         "       python docs/update_readme.py --study|--ablations REPORT (from python -m nbutils.publish)")
+    {"--study": main_study, "--ablations": main_ablations, None: main}[mode](folder)

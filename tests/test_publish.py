@@ -102,3 +102,14 @@ def test_every_number_in_the_readme_study_block_is_in_the_committed_report():
     assert numbers, "the study block quotes no number"
     for number in numbers:
         assert number in tables, number
+
+
+ABLATIONS = REPO / "docs" / "results" / "ablations"
+
+
+@pytest.mark.skipif(not ABLATIONS.is_dir(), reason="no committed ablation report")
+def test_the_readme_ablation_block_is_regenerated_from_the_committed_report():
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- ablations:start -->", 1)[1].split("<!-- ablations:end -->", 1)[0]
+    assert block.strip() == load_update_readme().ablations_block(ABLATIONS).strip(), \
+        "README ablation block is stale: run python docs/update_readme.py --ablations docs/results/ablations"

@@ -82,7 +82,7 @@ def results_block(run: Path) -> str:
 
 
 VERDICT_WORDS = {"holds": "Agrees with the papers", "does not hold": "Disagrees with the papers",
-                 "inconclusive": "Undecided (the interval includes no effect)"}
+                 "inconclusive": "Undecided (the intervals cannot tell)"}
 
 
 def study_table(path: Path) -> str:

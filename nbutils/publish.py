@@ -31,6 +31,7 @@ from nbutils.metrics import t_half_width
 from nbutils.report import claims_markdown, read_summary
 
 MAX_FILE_MB = 3.0
+MAX_TABLE_ROWS = 60
 CURVE_METHODS = ("ce", "rg", "rg-oracle")
 
 
@@ -150,6 +151,23 @@ def learning_lines(check: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def small_tables(run_dir: Path, dest: Path, max_rows: int = MAX_TABLE_ROWS) -> list[str]:
+    """A run without summary tables (e.g. notebook 05's): each of its tables of at most ``max_rows``
+    rows as a Markdown section (also written beside its CSV); larger ones (the per-training rows)
+    only linked."""
+    sections = []
+    for path in sorted((run_dir / "tables").glob("*.csv")):
+        table = pd.read_csv(path)
+        if len(table) > max_rows:
+            sections.append(f"### {path.stem}\n\n{len(table)} rows: [tables/{path.name}](tables/{path.name})")
+            continue
+        numbers = table.select_dtypes("number").columns
+        table[numbers] = table[numbers].round(4)
+        (dest / "tables" / f"{path.stem}.md").write_text(markdown_table(table) + "\n")
+        sections.append(f"### {path.stem}\n\n{markdown_table(table)}")
+    return sections
+
+
 def provenance_lines(run_dir: Path) -> str:
     records, provenance = read_summary(run_dir)
     git, device = provenance.get("git", {}), provenance.get("device", {})
@@ -201,8 +219,8 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
              "Written by `python -m nbutils.publish RUN_FOLDER DEST` from the run folder; every number below comes "
              "from it. Test split, %, mean ± half-width of the 95% interval over seeds (a t-interval; where a "
              "method has one seed, a bootstrap over test images).",
-             "## What made it", provenance_lines(run_dir),
-             "## Results by task", *summaries]
+             "## What made it", provenance_lines(run_dir)]
+    parts += ["## Results by task", *summaries] if summaries else ["## Tables", *small_tables(run_dir, dest)]
     rows_path = run_dir / "tables" / "benchmark_rows.csv"
     if rows_path.is_file():
         check = learning_check(pd.read_csv(rows_path))

@@ -113,3 +113,14 @@ def test_the_readme_ablation_block_is_regenerated_from_the_committed_report():
     block = readme.split("<!-- ablations:start -->", 1)[1].split("<!-- ablations:end -->", 1)[0]
     assert block.strip() == load_update_readme().ablations_block(ABLATIONS).strip(), \
         "README ablation block is stale: run python docs/update_readme.py --ablations docs/results/ablations"
+
+
+def test_a_run_without_summary_tables_shows_its_small_tables_and_links_the_large_ones(tmp_path):
+    run = fake_run(tmp_path)
+    for path in (run / "tables").glob("summary_*.csv"):
+        path.unlink()
+    pd.DataFrame({"cell": ["k=2", "k=5"], "mean": [0.123456, 0.2]}).to_csv(run / "tables" / "clear_of_ce_t.csv", index=False)
+    pd.DataFrame({"x": range(100)}).to_csv(run / "tables" / "ablation_rows.csv", index=False)
+    text = publish(run, tmp_path / "out").read_text()
+    assert "## Tables" in text and "| k=2 | 0.1235 |" in text
+    assert "100 rows: [tables/ablation_rows.csv](tables/ablation_rows.csv)" in text

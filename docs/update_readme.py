@@ -94,7 +94,6 @@ def study_table(path: Path) -> str:
 
 def study_block(report: Path) -> str:
     """The README's findings from a published study report (``nbutils.publish``)."""
-    records, provenance = read_summary(report)
     claims = pd.read_csv(report / "tables" / "claims.csv")
     verdicts = []
     for verdict, words in VERDICT_WORDS.items():
@@ -106,15 +105,9 @@ def study_block(report: Path) -> str:
         verdicts.append(f"**Not judged** ({len(other)}):\n\n{claims_markdown(other)}")
     tables = [f"**{p.stem.removeprefix('summary_')}**\n\n{study_table(p)}"
               for p in sorted((report / "tables").glob("summary_*.csv"))]
-    commit = str(provenance.get("git", {}).get("commit", "?"))[:7]
-    link = Path(os.path.relpath(report.resolve(), README.parent)).as_posix()
     return "\n\n".join([
-        f"From the study report [`{link}`]({link}/README.md): "
-        f"`{provenance.get('command', '?')}` at commit {commit}, "
-        f"{provenance.get('wall_seconds', float('nan')) / 60:.0f} min wall on "
-        f"{provenance.get('device', {}).get('cpu', 'this machine')}; rewritten by "
-        "`python docs/update_readme.py --study DIR`. Test split, %, mean ± half-width of the 95% interval "
-        "over seeds; effects in points with their 95% interval.",
+        report_line(report, "study") + "; rewritten by `python docs/update_readme.py --study DIR`. Test split, %, "
+        "mean ± half-width of the 95% interval over seeds; effects in points with their 95% interval.",
         *verdicts, *tables])
 
 

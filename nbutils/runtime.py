@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import random
@@ -44,12 +45,18 @@ def cpu_has_native_bf16() -> bool:
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).upper()
     if isa in ISAS_WITHOUT_BF16:
         return False
+    return not {"avx512_bf16", "amx_bf16"}.isdisjoint(cpu_flags())
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read), read once:
+    every training and every encoding asks which precision to use."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+            return frozenset(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return frozenset()
 
 
 def autocast_dtype(device: torch.device, amp: bool | str = "auto") -> torch.dtype | None:

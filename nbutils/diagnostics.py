@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nbutils.imagesets import ImageSet
+from nbutils.imagesets import ImageSet, Task
 from nbutils.train import TrainState, evaluation_row, extract_features
 
 UNTRAINED = "untrained:"  # prefix of the history columns measured before the first epoch
@@ -94,6 +94,33 @@ class ClassSpread(EpochMeasure):
     def __repr__(self) -> str:  # part of a run's cache key: it changes whenever the columns' meaning does
         return (f"ClassSpread(measure=within/total variation, untrained row, n={len(self.labels)}, "
                 f"classes={self.class_names}, per_class={self.per_class})")
+
+
+class TargetSpread(EpochMeasure):
+    """Each *training target*'s share of the total variation of training representations
+    ('target_spread/<k>' for target k: the task class of a binary model, the pseudo-class of a
+    regrouped one; see :func:`class_spread`), per epoch and before the first: the classes the
+    paper's Fig. 5 measures (majority vs minority for CE, the pseudo-classes for RG). The targets
+    are the training loop's own (``state.data.labels``), so it needs no mapping; the result's
+    ``mapping`` says which task class a pseudo-class belongs to. A fixed stratified sample of at
+    most ``per_class`` original (not synthetic) training images a target, drawn at the first epoch."""
+
+    def __init__(self, per_class: int = 200, seed: int = 0):
+        self.per_class, self.seed = per_class, seed
+        self.keep: np.ndarray | None = None
+
+    def measure(self, state: TrainState) -> dict[str, float]:
+        data = state.data
+        labels = np.asarray(data.labels)[: len(data.labels) - data.n_synthetic]
+        if self.keep is None:
+            self.keep = stratified_sample(labels, self.per_class, self.seed)
+        n_targets = int(labels.max()) + 1
+        features = extract_features(state.model, data.images[torch.from_numpy(self.keep)])
+        spread = class_spread(features, labels[self.keep], n_targets)
+        return {f"target_spread/{k}": float(s) for k, s in enumerate(spread)}
+
+    def __repr__(self) -> str:
+        return f"TargetSpread(measure=within/total variation, untrained row, per_class={self.per_class}, seed={self.seed})"
 
 
 class Evaluate(EpochMeasure):
@@ -178,3 +205,13 @@ def leader_sentence(values: dict[str, float], margin: float = 0.02) -> str:
         tied = [name for name, v in ranked if top - v <= margin]
         return f"{', '.join(tied)} lie within {margin:.2f} of each other: no clear leader"
     return f"**{best}** leads ({top:.2f} against at most {others[0][1]:.2f})"
+
+
+def sync_callbacks(task: Task, per_class: int) -> tuple[EpochMeasure, ...]:
+    """Notebook 02's per-epoch measurements: each fine class's share of the variation of the training
+    features (``spread/<class>``, on ``per_class`` images a fine class), each training target's
+    (``target_spread/<k>``, the paper's Fig. 5 measure) and test AP (``test_ap/<class>``, Fig. 6).
+    They do not change the training: a result trained with them is the result trained without,
+    plus their history columns (tests/test_diagnostics.py), so notebook 03 loads what 02 trained."""
+    return (ClassSpread(task.train.images, task.train.fine_labels, task.train.fine_classes, per_class),
+            TargetSpread(per_class), Evaluate(task.test, "test"))

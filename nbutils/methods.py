@@ -38,7 +38,7 @@ from nbutils.losses import check_loss_options, loss_options, make_loss
 from nbutils.metrics import evaluate
 from nbutils.models import check_model_options, make_model
 from nbutils.regroup import AGGREGATIONS, CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics
-from nbutils.runtime import seed_everything, write_atomically
+from nbutils.runtime import pick_device, seed_everything, torch_threads, training_threads, write_atomically
 from nbutils.sampling import PositiveEveryBatchSampler, check_sampler_options, resample, sampler_options
 from nbutils.train import TrainConfig, fit, predict_logits, predict_scores, softmax_scores
 
@@ -93,6 +93,10 @@ METHODS: dict[str, Recipe] = {
     "rg-focal": Recipe(loss="focal", labels="regroup"),  # the loss factor of notebook 05's ablation
     "rg-random": Recipe(labels="regroup", clustering="random"),
     "rg-oracle": Recipe(labels="fine"),
+    # the oracle balanced as RG balances its pseudo-classes: at 50:1 the fine classes are ~5x the
+    # minority (RG splits them into K of the minority's size), so each class is weighted by its
+    # inverse frequency (the wce loss) and perfect clusters get a fair, balanced control
+    "rg-oracle-balanced": Recipe(loss="wce", labels="fine"),
     "mlp-probe": Recipe(probe=True, train={"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
                                            "batch_size": 256}),
 }
@@ -375,6 +379,13 @@ def run_method(task: Task, entry: str | dict[str, Any], seed: int, *, train: dic
     NaN) or collapsed (one class predicted for every test image); it is also issued as a warning.
     """
     plan = plan_method(entry, train=train, model=model, regroup=regroup, seed=seed)
+    with torch_threads(training_threads(pick_device(plan.train.device))):
+        return _train_and_evaluate(task, plan, seed, callbacks, run_dir, keep_model)
+
+
+def _train_and_evaluate(task: Task, plan: MethodPlan, seed: int, callbacks: tuple, run_dir: str | Path | None,
+                        keep_model: bool) -> Result:
+    """The body of :func:`run_method`, run under its thread count."""
     name, recipe, cfg = plan.name, plan.recipe, plan.train
     start = time.perf_counter()
     targets, mapping, info = target_labels(task, recipe, plan.regroup, seed)
@@ -398,7 +409,7 @@ def run_method(task: Task, entry: str | dict[str, Any], seed: int, *, train: dic
         scores = np.full((len(task.test), len(task.classes)), np.nan)
     warning = training_warning(scores)
     if warning:
-        warnings.warn(f"{name} on {task.name}, seed {seed}: {warning}", stacklevel=2)
+        warnings.warn(f"{name} on {task.name}, seed {seed}: {warning}", stacklevel=3)
     metrics = nan_metrics(task) if warning.startswith("diverged") else evaluate(task.test.labels, scores, task.classes)
     row = {"task": task.name, "method": name, "options": json.dumps(plan.options, sort_keys=True), "seed": seed,
            "wall_time": time.perf_counter() - start, "n_train": int(counts.sum()),
@@ -414,12 +425,13 @@ def key_inputs(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int
     the result format. ``settings``: :func:`run_cached`'s keyword arguments; its ``train``/``model``/
     ``regroup`` are taken whole, as a ``settings.RunSettings`` with every default filled in (so
     partial and complete dicts of the same settings agree, and a changed default is a changed
-    setting), the rest (``callbacks``: their repr) as given."""
+    setting), the rest as given. ``callbacks`` are left out: they measure, they do not change the
+    training (tests/test_diagnostics.py), so notebook 03 loads what notebook 02 trained with them."""
     from nbutils.settings import SECTIONS, RunSettings  # nbutils.settings builds on this module
 
     name, options = method_spec(entry)
     shared = RunSettings.from_options(**{k: settings.get(k) for k in SECTIONS})
-    extra = {k: v for k, v in settings.items() if k not in SECTIONS}
+    extra = {k: v for k, v in settings.items() if k not in (*SECTIONS, "callbacks")}
     blob = {"task": task_spec, "method": name, "options": options, "recipe": dataclasses.asdict(METHODS[name]),
             "seed": seed, "settings": shared.to_dict(), "extra": extra, "result_format": RESULT_FORMAT}
     return json.loads(json.dumps(blob, sort_keys=True, default=str))
@@ -477,28 +489,51 @@ def result_folder(task: Task, task_spec: dict[str, Any], entry: str | dict[str, 
     return Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
 
 
+def recorded_callbacks(folder: Path) -> set[str]:
+    """The reprs of the per-epoch callbacks a finished result was trained with (its history holds
+    their columns)."""
+    path = folder / "callbacks.json"
+    return set(json.loads(path.read_text())) if path.is_file() else set()
+
+
+def cached_result(folder: Path, callbacks: tuple) -> Result | None:
+    """The finished result in ``folder`` if it holds every column ``callbacks`` measure, else None."""
+    result = load_result(folder)
+    if result is not None and not {repr(c) for c in callbacks} <= recorded_callbacks(folder):
+        logger.info("%s lacks the columns of %s: training it again with them", folder, callbacks)
+        return None
+    return result
+
+
 def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
                run_dir: str | Path, **settings: Any) -> Result:
     """:func:`run_method` (``settings``: its train/model/regroup), but a run the folder already
     finished is loaded instead of retrained, and an interrupted one resumes from its checkpoint.
     The key hashes ``task.spec`` (the spec with resolved image size, data root and seed; ``task_spec``
     for a task without one) with the settings (see :func:`key_inputs`), which the result folder keeps
-    as ``settings.json``. Training and saving hold a lock file beside the folder (``<folder>.lock``;
-    the OS frees it when its process dies) and the cache is checked again once it is held, so
-    processes sharing a run folder (two sweeps, Ray workers) never train one result twice nor
-    write it at once; the log says which of the two happened."""
+    as ``settings.json``, and the thread count it trained with as ``threads.json``. Per-epoch
+    ``callbacks`` are not in the key; a result is trained again when it lacks their columns, and
+    ``callbacks.json`` lists those it holds. Training and saving hold a lock file beside the folder
+    (``<folder>.lock``; the OS frees it when its process dies) and the cache is checked again once it
+    is held, so processes sharing a run folder (two sweeps, Ray workers) never train one result twice
+    nor write it at once; the log says which of the two happened."""
     spec = getattr(task, "spec", None) or task_spec
+    callbacks = tuple(settings.get("callbacks", ()))
     folder = result_folder(task, task_spec, entry, seed, run_dir, **settings)
-    result = load_result(folder)
+    result = cached_result(folder, callbacks)
     if result is None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(folder.with_name(folder.name + ".lock")):
-            result = load_result(folder)
+            result = cached_result(folder, callbacks)
             if result is None:
                 logger.info("training %s", folder)
+                (folder / "row.json").unlink(missing_ok=True)  # a result without the callbacks' columns
                 folder.mkdir(parents=True, exist_ok=True)  # settings.json: what the key hashes, beside checkpoint and result
                 (folder / "settings.json").write_text(json.dumps(key_inputs(spec, entry, seed, settings), indent=1))
+                threads = training_threads(pick_device((settings.get("train") or {}).get("device", "auto")))
+                (folder / "threads.json").write_text(json.dumps({"torch_threads": threads or torch.get_num_threads()}))
                 result = run_method(task, entry, seed, run_dir=folder, **settings)
+                (folder / "callbacks.json").write_text(json.dumps(sorted(repr(c) for c in callbacks)))
                 save_result(folder, result)
                 (folder / "checkpoint.pt").unlink(missing_ok=True)
                 return result

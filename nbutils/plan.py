@@ -16,12 +16,14 @@ executor.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from nbutils.data import Task, make_tasks
+from nbutils.diagnostics import sync_callbacks
 from nbutils.methods import method_spec, not_applicable, result_folder, settings_from_parameters
 from nbutils.run import SETTINGS_PARAMETERS
 
@@ -60,15 +62,6 @@ class Training:
         method, options = method_spec(self.call.entry)
         shown = f"{method} {json.dumps(options, sort_keys=True)}" if options else method
         return f"{self.call.task}/{shown}/seed {self.call.seed}" + (" (with sync callbacks)" if self.call.sync_per_class else "")
-
-
-def sync_callbacks(task: Task, per_class: int) -> tuple:
-    """Notebook 02's per-epoch measurements: each fine class's share of the variation of the training
-    features (``spread/<class>``, on ``per_class`` images a fine class) and test AP (``test_ap/<class>``).
-    Their repr is part of each result's key."""
-    from nbutils.diagnostics import ClassSpread, Evaluate
-    return (ClassSpread(task.train.images, task.train.fine_labels, task.train.fine_classes, per_class),
-            Evaluate(task.test, "test"))
 
 
 def calls_01(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
@@ -168,5 +161,7 @@ def plan_trainings(notebooks: list[tuple[str, dict[str, Any], Path]], run_dir: P
             path = result_folder(task, parameters["tasks"][call.task], call.entry, call.seed, run_dir,
                                  **call_settings(call, task, parameters))
             key = path.relative_to(run_dir).as_posix()
-            trainings.setdefault(key, Training(call, parameters, str(folder), key, stem))
+            known = trainings.setdefault(key, Training(call, parameters, str(folder), key, stem))
+            if call.sync_per_class and not known.call.sync_per_class:  # trained once, with 02's callbacks
+                trainings[key] = dataclasses.replace(known, call=call, parameters=parameters, folder=str(folder))
     return list(trainings.values()), unplanned

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from nbutils.plan import TASK_PARAMETERS, Training, call_settings, load_tasks
+from nbutils.runtime import THREADS_VARIABLE
 
 # Passed on to the workers (a remote cluster's workers do not share the driver's environment).
 FORWARDED_ENVIRONMENT = ("NBUTILS_CACHE", "NBUTILS_DATA", "HF_HUB_OFFLINE", "OMP_WAIT_POLICY", "TORCH_HOME")
@@ -159,7 +160,8 @@ def worker_environment(threads: int, gpus: float) -> dict[str, str]:
     driver's nbutils/hub settings (:data:`FORWARDED_ENVIRONMENT`, the test-only fault)."""
     forwarded = {k: os.environ[k] for k in (*FORWARDED_ENVIRONMENT, KILL_AFTER_CHECKPOINT) if k in os.environ}
     no_gpu = {} if gpus else {"CUDA_VISIBLE_DEVICES": ""}
-    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "NBUTILS_QUIET": "1", **no_gpu, **forwarded}
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), THREADS_VARIABLE: str(threads),
+            "NBUTILS_QUIET": "1", **no_gpu, **forwarded}
 
 
 def check_resources(ray: Any, cpus: float, gpus: float) -> None:

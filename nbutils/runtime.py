@@ -89,6 +89,35 @@ def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.Gr
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 
+THREADS_VARIABLE = "NBUTILS_THREADS"
+
+
+def training_threads(device: torch.device) -> int | None:
+    """The torch threads one training uses: ``NBUTILS_THREADS`` when set, else 1 on a CPU and None
+    (torch's own choice) elsewhere. One is the default because the thread count changes trained
+    numbers (summation order): on params/ci.yaml the runner at 2 threads and Ray's one-thread tasks
+    differed in 57 of 78 metrics, at one thread in none. So a run gives the same numbers on either
+    executor and when resumed on the other; two trainings side by side (Ray's workers) use both cores."""
+    value = os.environ.get(THREADS_VARIABLE, "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{THREADS_VARIABLE}={value!r}: give a whole number of threads >= 1, or unset it")
+        return int(value)
+    return 1 if device.type == "cpu" else None
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with ``threads`` torch threads (None: unchanged), then restore the previous count."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded the same way."""
     random.seed(seed)

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from nbutils.data import ImageSet, TrainingSet
-from nbutils.diagnostics import (UNTRAINED, ClassSpread, Evaluate, centre_mass, class_spread, empty_maps, leader,
+from nbutils.diagnostics import (UNTRAINED, ClassSpread, Evaluate, TargetSpread, centre_mass, class_spread, empty_maps, leader,
                                  leader_sentence, neighbour_agreement, stratified_sample, with_untrained_row)
 from nbutils.models import make_model
 from nbutils.train import TrainConfig, evaluation_row, extract_features, fit, softmax_scores
@@ -54,6 +54,28 @@ def test_callbacks_record_the_untrained_model_as_epoch_0():
     np.testing.assert_allclose(table.loc[0, "test_macro_ap"], expected_eval["test_macro_ap"], rtol=1e-4)
     assert np.isnan(table.loc[0, "train_loss"]) and table.loc[1:, "train_loss"].notna().all()
     np.testing.assert_array_equal(table.loc[1:, "spread/a"], history["spread/a"])
+
+
+def test_target_spread_measures_the_training_targets_and_leaves_the_training_unchanged():
+    """The paper's Fig. 5 measure: each training target's share of the variation (here 4 pseudo-
+    classes), the same model trained with and without the callbacks (exact: same process)."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (48, 1, 8, 8), dtype=torch.uint8, generator=generator)
+    targets = np.arange(48) % 4
+    histories, weights = [], []
+    for callbacks in ((), (TargetSpread(per_class=6), ClassSpread(images, targets, list("abcd"), 6))):
+        torch.manual_seed(0)
+        model = make_model("cnn", 4, in_channels=1, image_size=8, width=4)
+        histories.append(fit(model, TrainingSet(images, targets), nn.CrossEntropyLoss(),
+                             TrainConfig(epochs=2, batch_size=16, device="cpu"), callbacks=callbacks))
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
+    np.testing.assert_array_equal(histories[0]["train_loss"], histories[1]["train_loss"])
+    measured = histories[1]
+    assert [f"target_spread/{k}" for k in range(4)] == [c for c in measured.columns if c.startswith("target_spread/")]
+    # with 6 images a target, the targets' sample is ClassSpread's sample of the same labels (same seed)
+    np.testing.assert_allclose(measured[[f"target_spread/{k}" for k in range(4)]].to_numpy(),
+                               measured[[f"spread/{c}" for c in "abcd"]].to_numpy())
 
 
 def test_neighbour_agreement_is_one_for_separated_labels_and_low_for_shuffled_ones():

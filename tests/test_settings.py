@@ -4,6 +4,7 @@ import dataclasses
 import hashlib
 import json
 
+import numpy as np
 import pytest
 
 import nbutils
@@ -117,11 +118,21 @@ def test_partial_and_complete_settings_of_one_run_share_a_key():
     assert key_inputs(SPEC, "rg", 0, FAST)["settings"]["train"]["weight_decay"] == TrainConfig.weight_decay
 
 
-def test_callbacks_are_part_of_the_key():
-    class Measure:
-        def __repr__(self):
-            return "Measure(per_class=5)"
-    assert run_key(SPEC, "ce", 0, {**FAST, "callbacks": (Measure(),)}) != run_key(SPEC, "ce", 0, FAST)
+def test_callbacks_are_not_part_of_the_key_and_a_result_without_their_columns_trains_again(tmp_path):
+    """Per-epoch callbacks measure and do not change the training (tests/test_diagnostics.py), so
+    notebook 03 loads what notebook 02 trained with them; a result lacking their columns retrains."""
+    from nbutils.data import make_tasks
+    from nbutils.diagnostics import TargetSpread
+
+    assert run_key(SPEC, "ce", 0, {**FAST, "callbacks": (TargetSpread(5),)}) == run_key(SPEC, "ce", 0, FAST)
+    task = make_tasks({"digits-0": SPEC})["digits-0"]
+    plain = run_cached(task, SPEC, "ce", 0, tmp_path, **FAST)
+    assert "target_spread/0" not in plain.history.columns
+    measured = run_cached(task, SPEC, "ce", 0, tmp_path, callbacks=(TargetSpread(5),), **FAST)
+    assert "target_spread/0" in measured.history.columns
+    np.testing.assert_array_equal(measured.test_scores, plain.test_scores)  # same process, same order: exact
+    again = run_cached(task, SPEC, "ce", 0, tmp_path, **FAST)  # loaded, with the columns
+    assert "target_spread/0" in again.history.columns
 
 
 # ----------------------------------------------------------------------------- results found again, and only then

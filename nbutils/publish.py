@@ -1,6 +1,6 @@
 """A finished run folder as a report small enough to commit:
 
-    python -m nbutils.publish RUN_FOLDER DEST [--curve-methods ce rg rg-oracle]
+    python -m nbutils.publish RUN_FOLDER DEST [--curve-methods ce rg rg-oracle] [--length-runs RUN ...]
 
 DEST (e.g. ``docs/results/study``) receives:
 
@@ -11,6 +11,10 @@ DEST (e.g. ``docs/results/study``) receives:
 - ``figures/``: the run's figures (PNG), plus ``learning_curves.png``;
 - ``learning_curves.csv``: validation AP of each task's smallest class by epoch, mean and 95%
   interval over seeds, for ``curve_methods`` (from every result's ``history.csv``);
+- ``tables/plateau.csv``: did each method's validation AP plateau (nbutils.convergence), with the
+  methods that did not named in the README;
+- ``tables/training_length.csv``: with ``--length-runs`` (run folders of the same parameter file
+  trained for other ``epochs``), the papers' effects at each training length (nbutils.convergence);
 - ``report.html`` and ``html/`` (the executed notebooks exported by the runner), each file only
   when under ``MAX_FILE_MB``; ``params.yaml`` and ``summary.json`` (provenance).
 
@@ -26,7 +30,9 @@ from typing import Sequence
 
 import matplotlib
 import pandas as pd
+import yaml
 
+from nbutils import convergence
 from nbutils.metrics import t_half_width
 from nbutils.report import claims_markdown, read_summary
 
@@ -194,12 +200,47 @@ def copy_small(source: Path, target: Path) -> bool:
     return True
 
 
-def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] = CURVE_METHODS) -> Path:
-    """Write the report of ``run_dir`` into ``dest`` (module docstring); returns ``dest/README.md``."""
-    run_dir, dest = Path(run_dir), Path(dest)
+def check_run_folder(run_dir: Path) -> None:
+    """FileNotFoundError unless ``run_dir`` is a finished run folder."""
     if not (run_dir / "summary.json").is_file() or not (run_dir / "tables").is_dir():
         raise FileNotFoundError(f"{run_dir} is not a finished run folder: it needs summary.json and tables/ "
                                 "(written by `python -m nbutils.run PARAMS`)")
+
+
+def run_epochs(run_dir: Path) -> int:
+    """The ``epochs`` that notebook 03 of ``run_dir`` trained for (its ``params.yaml``)."""
+    notebooks = yaml.safe_load((run_dir / "params.yaml").read_text())["notebooks"]
+    return next(int(n["parameters"]["epochs"]) for n in notebooks if "03_benchmark" in n["path"])
+
+
+def length_section(run_dir: Path, length_runs: Sequence[Path], dest: Path) -> list[str]:
+    """The training-length check: the papers' effects in ``run_dir`` and in each of ``length_runs``
+    (the same parameter file with other ``epochs``), as a Markdown section; [] without length runs."""
+    if not length_runs:
+        return []
+    runs = {}
+    for folder in (run_dir, *length_runs):
+        check_run_folder(folder)
+        runs[run_epochs(folder)] = pd.read_csv(folder / "tables" / "benchmark_rows.csv")
+    table = convergence.length_table(runs)
+    table.round(4).to_csv(dest / "tables" / "training_length.csv", index=False)
+    others = ", ".join(f"`{f.parent.name}/{f.name}` ({run_epochs(f)} epochs)" for f in length_runs)
+    return ["## Does the answer depend on the training length?",
+            f"The same settings trained for {', '.join(str(e) for e in sorted(runs))} epochs (this run: "
+            f"{run_epochs(run_dir)}; also {others}). Each effect is a paired difference over seeds in points "
+            "(minority AP: the smallest class's AP, %; AUROC ×100), mean and 95% t-interval; the verdict is the "
+            "minority AP's: a > b or a < b when its interval excludes 0 (`tables/training_length.csv`).",
+            convergence.length_markdown(table)]
+
+
+def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] = CURVE_METHODS,
+            length_runs: Sequence[str | Path] = ()) -> Path:
+    """Write the report of ``run_dir`` into ``dest`` (module docstring); returns ``dest/README.md``.
+    length_runs: run folders of the same parameter file trained for other ``epochs`` (the
+    training-length check)."""
+    run_dir, dest, length_runs = Path(run_dir), Path(dest), [Path(f) for f in length_runs]
+    for folder in (run_dir, *length_runs):
+        check_run_folder(folder)
     if dest.exists():
         shutil.rmtree(dest)
     for kind, pattern in (("tables", "*.csv"), ("figures", "*.png")):
@@ -226,6 +267,14 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
         check = learning_check(pd.read_csv(rows_path))
         check.round(4).to_csv(dest / "tables" / "learning_check.csv", index=False)
         parts += ["## Did every method learn?", learning_lines(check)]
+    plateau = convergence.plateau_table(convergence.validation_curves(run_dir))
+    if len(plateau):
+        plateau.round(4).to_csv(dest / "tables" / "plateau.csv", index=False)
+        parts += ["## Did every model plateau?",
+                  "Within this run (`tables/plateau.csv`). A flat end of one cosine schedule is necessary, not "
+                  "sufficient: its learning rate is near 0 there whatever the fit, so the training-length check "
+                  "below compares whole runs of different lengths.", convergence.plateau_lines(plateau)]
+    parts += length_section(run_dir, length_runs, dest)
     claims = run_dir / "tables" / "claims.csv"
     if claims.is_file():
         parts += ["## The papers' claims, judged on this run",
@@ -236,9 +285,10 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
         fig = plot_learning_curves(curves)
         (dest / "figures").mkdir(parents=True, exist_ok=True)
         fig.savefig(dest / "figures" / "learning_curves.png", dpi=110)
-        parts += ["## Does longer training change the ranking?",
+        parts += ["## Validation curves",
                   "Validation AP of each task's smallest class by epoch, mean over seeds with its 95% band "
-                  "(`learning_curves.csv`).", "![learning curves](figures/learning_curves.png)",
+                  "(`learning_curves.csv`). Read inside one cosine schedule, whose learning rate falls to near 0: "
+                  "whether a longer training changes the answer is the training-length check's question.", "![learning curves](figures/learning_curves.png)",
                   curves_sentence(curves)]
     figures = sorted(p.name for p in (dest / "figures").glob("*.png") if p.name != "learning_curves.png")
     if figures:
@@ -256,8 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--curve-methods", nargs="+", default=list(CURVE_METHODS),
                         help="methods whose validation curves are drawn (default: ce rg rg-oracle)")
+    parser.add_argument("--length-runs", nargs="+", type=Path, default=[],
+                        help="run folders of the same parameter file trained for other epochs (training-length check)")
     args = parser.parse_args(argv)
-    print(f"report written: {publish(args.run_folder, args.dest, args.curve_methods)}")
+    print(f"report written: {publish(args.run_folder, args.dest, args.curve_methods, args.length_runs)}")
     return 0
 
 

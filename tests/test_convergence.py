@@ -1,0 +1,57 @@
+"""The convergence checks of a study's report (nbutils.convergence): exact, no training involved."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbutils import convergence
+
+
+def curves(values: dict[str, list[list[float]]]) -> pd.DataFrame:
+    """method -> per seed, validation AP by epoch -> the table of convergence.validation_curves."""
+    return pd.DataFrame([{"task": "t", "method": m, "seed": s, "epoch": e + 1, "val_ap": v}
+                         for m, seeds in values.items() for s, curve in enumerate(seeds) for e, v in enumerate(curve)])
+
+
+def test_a_curve_that_still_rises_over_its_last_quarter_has_not_plateaued():
+    flat = [[0.5, 0.7, 0.80, 0.800, 0.801, 0.802, 0.803, 0.804]] * 2
+    rising = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.62, 0.64], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.62, 0.66]]
+    table = convergence.plateau_table(curves({"ce": flat, "rg": rising})).set_index("method")
+    assert table.loc["ce", "plateaued"] and not table.loc["rg", "plateaued"]
+    assert table.loc["rg", "from_epoch"] == 6 and table.loc["rg", "epochs"] == 8
+    assert table.loc["rg", "change"] == pytest.approx(100 * (0.65 - 0.6))
+    assert table.loc["ce", "change"] == pytest.approx(100 * (0.804 - 0.802))
+    assert "1 of 2 methods plateaued" in convergence.plateau_lines(table.reset_index())
+    assert "still moving: rg (+5.0 since epoch 6)" in convergence.plateau_lines(table.reset_index())
+
+
+def rows(effects: dict[str, list[float]], auroc_shift: float = 0.0) -> pd.DataFrame:
+    """Rows of a one-vs-rest task: method -> minority AP per seed."""
+    return pd.DataFrame([{"task": "t", "method": m, "seed": s, "ap/rest": 0.99, "ap/pos": v,
+                          "auroc": 0.9 + auroc_shift * (m != "ce")} for m, vs in effects.items() for s, v in enumerate(vs)])
+
+
+def test_the_length_table_shows_an_answer_that_flips_with_the_training_length():
+    short = rows({"ce": [0.80, 0.82, 0.81], "rg": [0.70, 0.73, 0.71], "rg-oracle": [0.75, 0.76, 0.78]})
+    long = rows({"ce": [0.85, 0.86, 0.84], "rg": [0.87, 0.89, 0.86], "rg-oracle": [0.86, 0.87, 0.85]}, 0.01)
+    table = convergence.length_table({8: short, 24: long})
+    rg = table[table["contrast"] == "rg - ce"].set_index("epochs")
+    assert rg.loc[8, "minority_ap"] == pytest.approx(100 * (0.71333333 - 0.81)) and rg.loc[8, "verdict"] == "a < b"
+    assert rg.loc[24, "minority_ap"] == pytest.approx(2 + 1 / 3) and rg.loc[24, "verdict"] == "a > b"
+    assert rg.loc[24, "auroc"] == pytest.approx(1.0)
+    diffs = 100 * (np.array([0.87, 0.89, 0.86]) - [0.85, 0.86, 0.84])
+    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)
+    assert rg.loc[24, "minority_ap_low"] == pytest.approx(diffs.mean() - half)
+    assert set(table["contrast"]) == {"rg - ce", "rg-oracle - ce"}  # no rg-random: its contrast is left out
+    markdown = convergence.length_markdown(table)
+    assert "| t | rg - ce | -9.7" in markdown and markdown.splitlines()[2].endswith("| yes |")
+
+
+def test_validation_curves_read_the_smallest_class_of_every_result(tmp_path):
+    folder = tmp_path / "results" / "t" / "ce" / "abc-seed0"
+    folder.mkdir(parents=True)
+    (folder / "row.json").write_text(json.dumps({"task": "t", "method": "ce", "seed": 0}))
+    pd.DataFrame({"epoch": [0, 1], "val_ap/rest": [0.9, 0.95], "val_ap/pos": [0.3, 0.5]}).to_csv(folder / "history.csv")
+    table = convergence.validation_curves(tmp_path)
+    assert table[["epoch", "val_ap"]].values.tolist() == [[1, 0.3], [2, 0.5]]

@@ -89,7 +89,41 @@ def study_table(path: Path) -> str:
     """A study task's key columns: BA, macro AP and the AP of its smallest class (the last AP column)."""
     table = pd.read_csv(path)
     smallest = [c for c in table.columns if c.startswith("ap/")][-1:]
-    return markdown_table(table[["method", "ba", "macro_ap", *smallest]])
+    return markdown_table(table[["method", "ba", "macro_ap", *smallest, *[c for c in ("auroc",) if c in table]]])
+
+
+SPREAD_METHODS = ("ce", "rg", "rg-oracle", "rg-oracle-balanced")
+SPREAD_GOAL = 1.0  # points: the seed std of minority AP the study aims at for CE, RG and the oracles
+
+
+def spread_lines(report: Path) -> str:
+    """Per task, the seed std of the smallest class's AP of CE, RG and the oracles against the goal."""
+    check = pd.read_csv(report / "tables" / "learning_check.csv")
+    lines = []
+    for task, part in check[check["method"].isin(SPREAD_METHODS)].groupby("task", sort=False):
+        stds = ", ".join(f"{r.method} {100 * r.smallest_ap_std:.1f}" for r in part.itertuples())
+        over = part[100 * part["smallest_ap_std"] > SPREAD_GOAL]
+        lines.append(f"- **{task}**: {stds} points" + (f"; above {SPREAD_GOAL:g}: {', '.join(over['method'])}."
+                                                        if len(over) else f"; all at most {SPREAD_GOAL:g}."))
+    return "\n".join(lines)
+
+
+def convergence_parts(report: Path) -> list[str]:
+    """The study's plateau lines, seed spreads and training-length table, where the report has them."""
+    from nbutils import convergence
+
+    parts = []
+    if (report / "tables" / "plateau.csv").is_file():
+        parts.append("**Did every model plateau?**\n\n"
+                     + convergence.plateau_lines(pd.read_csv(report / "tables" / "plateau.csv")))
+    if (report / "tables" / "learning_check.csv").is_file():
+        parts.append("**Seed spread** (std over seeds of the smallest class's AP, the goal: at most "
+                     f"{SPREAD_GOAL:g} point):\n\n" + spread_lines(report))
+    if (report / "tables" / "training_length.csv").is_file():
+        parts.append("**Does the answer depend on the training length?** Paired effects over seeds, points, "
+                     "95% intervals:\n\n"
+                     + convergence.length_markdown(pd.read_csv(report / "tables" / "training_length.csv")))
+    return parts
 
 
 def study_block(report: Path) -> str:
@@ -108,7 +142,7 @@ def study_block(report: Path) -> str:
     return "\n\n".join([
         report_line(report, "study") + "; rewritten by `python docs/update_readme.py --study DIR`. Test split, %, "
         "mean ± half-width of the 95% interval over seeds; effects in points with their 95% interval.",
-        *verdicts, *tables])
+        *verdicts, *convergence_parts(report), *tables])
 
 
 def report_line(report: Path, what: str) -> str:

@@ -33,8 +33,9 @@ README = DOCS.parent / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
+STUDY = DOCS / "results" / "study"
 ABLATION_FACTORS = ("encoder", "clustering", "n_clusters", "aggregate", "loss")
-GALLERY = ("fig3_top_representations", "fig3_bottom_label_types", "fig5_class_variation",
+GALLERY = ("fig3_top_representations", "fig3_bottom_label_types", "fig5_target_spread", "fig5_class_variation",
            "fig7_score_distributions", "cluster_montage_tshirt-vs-rest", "cam_gradcam",
            "per_class_ap_fmnist-ham10000")
 MAX_AP_COLUMNS = 4  # the long tail's smallest classes; all of them are in the run folder
@@ -141,7 +142,7 @@ def study_block(report: Path) -> str:
               for p in sorted((report / "tables").glob("summary_*.csv"))]
     return "\n\n".join([
         report_line(report, "study") + "; rewritten by `python docs/update_readme.py --study DIR`. Test split, %, "
-        "mean ± half-width of the 95% interval over seeds; effects in points with their 95% interval.",
+        "mean ± half-width of the 95% interval over seeds; each effect in its unit with its 95% interval.",
         *verdicts, *convergence_parts(report), *tables])
 
 
@@ -155,13 +156,36 @@ def report_line(report: Path, what: str) -> str:
             f"{provenance.get('device', {}).get('cpu', 'this machine')}")
 
 
+def training_length_caveat(report: Path, rows: pd.DataFrame) -> str:
+    """How long the ablation's models trained, CE's BA on each task, and, from the study's
+    training-length check (when published), how many of its effects change verdict with the length."""
+    import yaml
+
+    parameters = yaml.safe_load((report / "params.yaml").read_text())["notebooks"][0]["parameters"]
+    ce = rows[rows["method"] == "ce"].groupby("task", sort=False)["ba"].agg(["mean", "std"])
+    bas = ", ".join(f"{100 * r.mean:.1f} ± {100 * r.std:.1f} (std) on {task}" for task, r in ce.iterrows())
+    text = (f"**Training length.** These trainings ran {parameters['epochs']} epochs; CE's BA is {bas}.")
+    length = STUDY / "tables" / "training_length.csv"
+    if length.is_file():
+        table = pd.read_csv(length)
+        changed = [f"{task} {contrast}" for (task, contrast), part in table.groupby(["task", "contrast"], sort=False)
+                   if part["verdict"].nunique() > 1]
+        text += (f" In the study's training-length check, {len(changed)} of {table.groupby(['task', 'contrast']).ngroups} "
+                 f"effects change verdict between {table['epochs'].min()} and {table['epochs'].max()} epochs"
+                 + (f" ({', '.join(changed)})" if changed else "")
+                 + "; these ablation cells were not rerun at a longer length, so read their verdicts as "
+                   f"{parameters['epochs']}-epoch results.")
+    return text
+
+
 def ablations_block(report: Path) -> str:
     """The README's ablation findings, recomputed from the published rows with nbutils.ablations."""
     from nbutils import ablations
 
     rows = pd.read_csv(report / "tables" / "ablation_rows.csv", keep_default_na=False, na_values=[""])
     parts = [report_line(report, "ablation") + "; rewritten by `python docs/update_readme.py --ablations DIR`. "
-             "Minority AP and BA on the test split, %, mean ± half-width of the 95% interval over seeds."]
+             "Minority AP and BA on the test split, %, mean ± half-width of the 95% interval over seeds.",
+             training_length_caveat(report, rows)]
     for task, task_rows in rows.groupby("task", sort=False):
         metric = next(c for c in task_rows.columns if c.startswith("ap/") and c != "ap/rest")
         labels = [m for m in task_rows["method"].unique() if m != "ce"]

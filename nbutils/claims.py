@@ -6,7 +6,10 @@ bootstrap replicates of every run (``metrics.bootstrap_runs``: the same resample
 every run, so differences stay paired) and, for the synchronous-learning claim, per-epoch
 histories (``train.fit``'s rows with ``epoch`` and ``<quantity>/<class>``, plus task, method, seed).
 
-Every verdict comes with its effect size and a 95% interval (columns effect, low, high).
+Every verdict comes with its effect size and an interval (columns effect, low, high) OF THE SAME
+STATISTIC that decides it, and the unit of that effect (column unit): "points" (AP or BA
+differences times 100) or "ln ratio" (the asynchrony). The rank claim also carries Kendall's tau
+(columns kendall_tau, tau_low, tau_high), a description that does not decide its verdict.
 
 Pairwise claims ("method a beats method b on a metric", ``compare``). Runs of a and b are
 paired by seed, d_s = a_s - b_s, effect = mean of d. Its standard error adds the two sources of
@@ -21,23 +24,45 @@ se = sqrt(s^2 / n + se_images^2), interval = effect ± t(0.975, n - 1) * se. The
   anything?). Zero spread therefore never "holds".
 With 2 seeds the t quantile is 12.7, so only a large, steady gain "holds"; with 3 it is 4.3.
 
-Rank claim ("BA and AP rank methods differently", ``rankings_disagree``). Effect: Kendall's
-tau-b between the methods' mean BA and mean macro AP (1 = same order, -1 = reversed); its
-interval is the 2.5-97.5% percentile interval of tau over a two-level bootstrap that resamples
-seeds (the same seeds for every method) and, when replicates are given, test images. The verdict
-comes from pairwise intervals of the same form as ``compare``'s, on BA and on macro AP, for
-every pair of methods:
-- "holds" when some pair is ordered one way by BA and the other way by AP, both intervals
-  excluding 0, with Bonferroni-corrected intervals (level 1 - 0.05 / number of pairs), so the
-  chance of a false "holds" is at most 5% however many methods run;
-- "does not hold" when every pair's swap beyond min_effect is excluded by its (uncorrected) 95%
-  intervals (an intersection-union test: each pair must be shown not to swap);
-- "inconclusive" otherwise: e.g. when the methods are too close to tell apart on either metric.
+Rank claim ("BA and AP rank methods differently", ``rankings_disagree``). What the papers say is
+a statement about named pairs: a rebalancing method raises BA over its baseline while it lowers
+AP (the long regrouping paper, Table 1: RUSC against CE on both binary data sets; the short one,
+Table 1: WCE's BA is the best while its class-wise APs are worse; the long paper's Table 2: WCE
+against CE). So the claim is tested on the pairs ``NAMED_SWAPS`` (RUSC - CE and WCE - CE) that
+the run holds. For each pair, paired by seed as in ``compare``: the BA gain g = BA(a) - BA(b)
+and the AP loss l = AP(b) - AP(a), where AP is the metric the paper's table shows (a binary
+task: the AP of its positive, minority class; a multiclass task: macro AP, the mean of the
+class-wise APs). The pair swaps when both g > 0 and l > 0; its swap statistic is min(g, l)
+(positive exactly when it swaps), with lower bound min(low_g, low_l) and upper bound
+min(high_g, high_l) (an intersection-union test: each part at the full level). Over the m pairs
+run, the lower bounds are one-sided at 2.5% / m (Bonferroni, which is Holm's first step: for
+"at least one pair swaps" Holm and Bonferroni decide alike; the detail lists every pair Holm's
+procedure rejects), the upper bounds uncorrected. The claims row shows the LARGEST swap over
+the pairs: effect = max of the pairs' statistics, low = max of their corrected lower bounds,
+high = max of their upper bounds (points). Then
+- "holds" when low > 0: some named pair raises BA and lowers AP beyond the noise, with the
+  chance of a false "holds" at most 2.5% however many pairs are named;
+- "does not hold" when high < min_effect: no named pair can swap by min_effect or more;
+- "inconclusive" otherwise, and "not run" when no named pair was run.
+Kendall's tau-b between the methods' mean BA and mean AP over every method the run holds
+describes the two rankings as a whole (1 = same order, -1 = reversed). Its interval is the
+2.5-97.5% percentile interval over a bootstrap that resamples TEST IMAGES (replicate r of
+``metrics.bootstrap_runs`` for every run: the same resampled test set for all) and, only when
+there are at least ``MIN_BOOT_SEEDS`` seeds, seeds as well; with fewer seeds a seed bootstrap
+has a handful of distinct resamples (10 with 3 seeds) and is not used, so the interval covers
+the test set's noise and not the training noise, and without replicates there is no interval.
+
+Synchronous learning ("RG learns classes more synchronously", ``sync_claim``): the per-epoch
+spread of each class's training representations (the paper's Fig. 5 measure, on the labels the
+model is trained on: ``target_spread/<k>``; or on the hidden fine classes: ``spread/<class>``),
+summarised by ``asynchrony``: the std across classes of ln(spread_t / spread_0), averaged over
+the trained epochs, in natural-log units (not points: 0.35 is two classes whose contraction so
+far differs by a factor exp(0.7) = 2). The effect is asynchrony(CE) - asynchrony(RG), paired by
+seed as in ``compare``.
 A claim whose methods or history were not run is "not run", with the reason.
 """
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -45,10 +70,15 @@ import pandas as pd
 from scipy import stats
 
 RUN_COLUMNS = ("task", "method", "seed")
-COLUMNS = ["claim", "metric", "effect", "low", "high", "spread", "n_seeds", "verdict", "detail"]
+COLUMNS = ["claim", "metric", "effect", "low", "high", "spread", "n_seeds", "verdict", "detail",
+           "unit", "kendall_tau", "tau_low", "tau_high"]
 LEVEL = 0.95
-NEEDS_EPOCHS = "not run: needs >= 2 epochs"
-MIN_CURVE_ROWS = 3  # first, last and at least one row between: see asynchrony
+POINTS, LN_RATIO = "points", "ln ratio"  # the units of the claims' effects (column unit)
+# (rebalancing method, its baseline): the pairs whose BA-up-AP-down swap the papers name
+NAMED_SWAPS = (("rusc", "ce"), ("wce", "ce"))
+MIN_BOOT_SEEDS = 8  # fewer seeds: Kendall tau's bootstrap resamples test images only
+MIN_CURVE_ROWS = 2  # the untrained row and one epoch: see asynchrony
+NEEDS_EPOCHS = "not run: needs >= 1 trained epoch and the untrained row"
 # (method, seed) -> {metric: (B,) values over the test-image bootstrap replicates}
 Replicates = Mapping[tuple[str, int], Mapping[str, np.ndarray]]
 
@@ -96,11 +126,15 @@ def image_se(replicates: Replicates | None, metric: str, method_a: str, method_b
     return float(np.std(np.mean(diffs, axis=0), ddof=1))
 
 
+def standard_error(diffs: np.ndarray, se_images: float = 0.0) -> float:
+    """Standard error of the mean of paired differences (n >= 2), widened by the test images' ``se_images``."""
+    return float(np.sqrt(np.var(diffs, ddof=1) / len(diffs) + se_images ** 2))
+
+
 def interval(diffs: np.ndarray, se_images: float = 0.0, level: float = LEVEL) -> tuple[float, float]:
     """Two-sided ``level`` t-interval (low, high) of the mean of paired differences (n >= 2),
     its standard error widened by the test-image bootstrap's ``se_images``."""
-    se = np.sqrt(np.var(diffs, ddof=1) / len(diffs) + se_images ** 2)
-    half = stats.t.ppf((1 + level) / 2, len(diffs) - 1) * se
+    half = stats.t.ppf((1 + level) / 2, len(diffs) - 1) * standard_error(diffs, se_images)
     return float(np.mean(diffs) - half), float(np.mean(diffs) + half)
 
 
@@ -143,34 +177,42 @@ def compare(rows: pd.DataFrame, metric: str, method_a: str, method_b: str, task:
     return result | dict(verdict=verdict, detail=f"{summary}; {why}")
 
 
-def asynchrony(curves: np.ndarray) -> float:
-    """How unevenly classes learn: 0 when every class progresses at the same pace.
+# ---------------------------------------------------------------- synchronous learning
 
-    curves: (E, C) a per-class quantity over E epochs (e.g. validation AP, or the spread of a
-    class's representations around its centre), first row ideally before any training.
-    Each class's curve becomes its progress (v_t - v_first) / (v_last - v_first), 0 at the start
-    and 1 at the end whether the quantity rises or falls; the statistic is the std across
-    classes of that progress (ddof=0), averaged over epochs. Classes whose curve does not
-    change are left out; NaN when fewer than two remain, and NaN for fewer than 3 rows (a short
-    run: with only a first and a last row every class's progress is 0 then 1, so the statistic
-    would be 0 by construction; 3 rows are the untrained row and 2 epochs).
+def asynchrony(curves: np.ndarray) -> float:
+    """How unevenly classes contract: 0 when every class's spread has shrunk by the same factor at
+    every epoch.
+
+    curves: (E, C) a positive per-class quantity over E rows, the first before any training: the
+    spread of each class's representations around its centre (``diagnostics.class_spread``, the
+    paper's Fig. 5). Each class's curve becomes ln(v_t / v_first), how much it has contracted
+    (negative) or spread out so far, in natural-log units; the statistic is the std across
+    classes of that (ddof=0) averaged over the rows after the first. Nothing is rescaled to 0..1:
+    a class that barely contracts while another contracts tenfold is asynchronous, as in the
+    paper's reading of Fig. 5 (binary labels: the majority concentrates fast, the minority late).
+    A common factor on every class's value at an epoch (features that grow in size, or the share
+    of the total variation instead of the paper's raw mean squared distance) cancels, so the value
+    is the same on either measure. Columns that are not finite and positive in every row (a class
+    absent from this run) are left out; NaN when fewer than two remain or fewer than
+    ``MIN_CURVE_ROWS`` rows (the untrained row and one epoch).
     """
     v = np.asarray(curves, dtype=float)
     if v.ndim != 2 or v.shape[1] < 2:
         raise ValueError(f"curves must be (epochs, classes) with at least 2 classes, got shape {v.shape}")
     if v.shape[0] < MIN_CURVE_ROWS:
         return float("nan")
-    change = v[-1] - v[0]
-    moving = np.isfinite(change) & (change != 0)
-    if moving.sum() < 2:
-        return float("nan")
-    progress = (v[:, moving] - v[0, moving]) / change[moving]
-    return float(progress.std(axis=1).mean())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usable = (np.isfinite(v) & (v > 0)).all(axis=0)
+        if usable.sum() < 2:
+            return float("nan")
+        contraction = np.log(v[1:, usable]) - np.log(v[0, usable])
+    return float(contraction.std(axis=1).mean())
 
 
 def asynchrony_table(history: pd.DataFrame, quantity: str = "val_ap") -> pd.DataFrame:
     """One row per run (task, method, seed) with its ``asynchrony`` over epochs of ``<quantity>/<class>``
-    and ``n_epochs``, the number of history rows of the run."""
+    and ``n_epochs``, the number of history rows of the run. Columns a run does not have (NaN,
+    as ``target_spread/<k>`` beyond a method's number of training labels) are left out per run."""
     missing = [c for c in (*RUN_COLUMNS, "epoch") if c not in history.columns]
     if missing:
         raise ValueError(f"history lacks columns {missing}; it needs {list(RUN_COLUMNS)}, epoch "
@@ -179,13 +221,55 @@ def asynchrony_table(history: pd.DataFrame, quantity: str = "val_ap") -> pd.Data
     if len(columns) < 2:
         raise ValueError(f"history has {columns} as {quantity}/<class> columns; it needs one per class (>= 2)")
     runs = history.sort_values("epoch").groupby(list(RUN_COLUMNS), sort=False)
-    table = runs[columns].apply(lambda run: asynchrony(run.to_numpy())).rename("asynchrony").to_frame()
-    return table.assign(n_epochs=runs.size()).reset_index()
+    table = runs[columns].apply(lambda run: asynchrony(run.dropna(axis=1, how="all").to_numpy())
+                                if run.notna().any().sum() >= 2 else np.nan)
+    return table.rename("asynchrony").to_frame().assign(n_epochs=runs.size()).reset_index()
 
 
-def claim_row(claim: str, result: dict) -> dict:
+def contraction_table(history: pd.DataFrame, quantity: str = "target_spread",
+                      mappings: Mapping[tuple[str, int], np.ndarray | None] | None = None) -> pd.DataFrame:
+    """How much and how early each class contracted, one row per run (task, method, seed) and
+    class: ``class`` (the task-class index a training label ``<quantity>/<k>`` belongs to, by
+    ``mappings[(method, seed)]``, None or absent: k itself; for non-integer suffixes such as
+    ``spread/<fine class>``, the suffix), ``n_labels`` (its training labels), ``ln_contraction``
+    (ln(v_last / v_first), the mean over its labels: -0.69 = halved) and ``halving_epoch`` (the
+    first epoch at which that mean has fallen by ln 2, NaN if never): the paper's reading of
+    Fig. 5, a class whose representations concentrate later halves later."""
+    columns = [c for c in history.columns if c.startswith(f"{quantity}/")]
+    if not columns:
+        raise ValueError(f"history has no {quantity}/<class> columns; it has {list(history.columns)}")
+    records = []
+    for (task, method, seed), run in history.sort_values("epoch").groupby(list(RUN_COLUMNS), sort=False):
+        present = [c for c in columns if run[c].notna().all() and (run[c] > 0).all()]
+        if len(run) < MIN_CURVE_ROWS or not present:
+            continue
+        mapping = (mappings or {}).get((method, seed))
+        groups: dict = {}
+        for column in present:
+            suffix = column.removeprefix(f"{quantity}/")
+            key = int(mapping[int(suffix)]) if mapping is not None and suffix.isdigit() else \
+                int(suffix) if suffix.isdigit() else suffix
+            groups.setdefault(key, []).append(column)
+        for key, members in groups.items():
+            curve = np.log(run[members].to_numpy(float)).mean(1)
+            curve = curve - curve[0]
+            fallen = np.flatnonzero(curve <= -np.log(2))
+            records.append({"task": task, "method": method, "seed": seed, "class": key, "n_labels": len(members),
+                            "ln_contraction": float(curve[-1]),
+                            "halving_epoch": float(run["epoch"].to_numpy()[fallen[0]]) if len(fallen) else np.nan})
+    return pd.DataFrame(records, columns=["task", "method", "seed", "class", "n_labels", "ln_contraction",
+                                          "halving_epoch"])
+
+
+def claim_row(claim: str, result: dict, unit: str = POINTS) -> dict:
     """A ``compare`` result as a row of the claims table."""
-    return {"claim": claim} | {k: result[k] for k in COLUMNS[1:]}
+    return empty_row(claim, result["metric"], unit) | {k: result[k] for k in COLUMNS[2:9]}
+
+
+def empty_row(claim: str, metric: str, unit: str) -> dict:
+    """A claims-table row with no effect measured yet."""
+    return dict(claim=claim, metric=metric, effect=np.nan, low=np.nan, high=np.nan, spread=np.nan, n_seeds=0,
+                verdict="", detail="", unit=unit, kendall_tau=np.nan, tau_low=np.nan, tau_high=np.nan)
 
 
 def minority_ap(rows: pd.DataFrame, minority_classes: Sequence[str]) -> tuple[pd.DataFrame, str]:
@@ -202,96 +286,158 @@ def minority_ap(rows: pd.DataFrame, minority_classes: Sequence[str]) -> tuple[pd
     return rows.assign(**{name: rows[columns].mean(axis=1)}), name
 
 
-def pair_intervals(values: np.ndarray, replicates: np.ndarray | None, a: int, b: int,
-                   level: float) -> tuple[float, float, float]:
-    """(mean, low, high) of method a - method b; values (S, M) per seed, replicates (S, M, B) or None.
-    A pair with no spread at all gets the interval (-inf, inf): nothing to judge by."""
-    d = values[:, a] - values[:, b]
-    se_images = 0.0 if replicates is None else float(np.std((replicates[:, a] - replicates[:, b]).mean(0), ddof=1))
-    if np.ptp(d) == 0:
-        return float(d.mean()), -np.inf, np.inf
-    return (float(d.mean()), *interval(d, se_images, level))
+# ---------------------------------------------------------------- the rank claim
+
+def task_ap_metric(rows: pd.DataFrame, task: str, minority: str) -> str:
+    """The AP the papers' tables set beside BA: a binary task's positive (minority) class's AP
+    (``minority``, a column of rows), a multiclass task's macro AP."""
+    part = rows[rows["task"] == task]
+    n_classes = sum(1 for c in part.columns if c.startswith("ap/") and part[c].notna().any())
+    return minority if n_classes == 2 else "macro_ap"
+
+
+def one_sided_p(diffs: np.ndarray, se_images: float) -> float:
+    """p-value of "the mean of the paired differences is > 0" (t on n - 1 d.o.f.); 1 without spread."""
+    if len(diffs) < 2 or np.ptp(diffs) == 0:
+        return 1.0
+    return float(stats.t.sf(np.mean(diffs) / standard_error(diffs, se_images), len(diffs) - 1))
+
+
+def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected at family-wise level ``alpha``."""
+    order = np.argsort(p_values, kind="stable")
+    rejected = [False] * len(p_values)
+    for step, i in enumerate(order):
+        if p_values[i] > alpha / (len(p_values) - step):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def swap_test(tables: Mapping[str, pd.DataFrame], method: str, baseline: str, ap_metric: str,
+              replicates: Replicates | None, level: float, n_pairs: int) -> dict | None:
+    """One named pair: BA gain and AP loss of ``method`` over ``baseline``, paired by seed; the
+    swap statistic min(gain, loss) with its bounds (module docstring). tables: (seeds, methods)
+    values of "ba" and ``ap_metric`` (``seed_table``). None when the pair was not run."""
+    if any(name not in tables[m] for name in (method, baseline) for m in ("ba", ap_metric)):
+        return None
+    both = pd.concat([tables[m][[method, baseline]].add_prefix(m) for m in ("ba", ap_metric)], axis=1).dropna()
+    seeds = list(both.index)
+    if not seeds:
+        return None
+    parts = {"BA gain": (both["ba" + method] - both["ba" + baseline]).to_numpy(float),
+             "AP loss": (both[ap_metric + baseline] - both[ap_metric + method]).to_numpy(float)}
+    metric_of = {"BA gain": "ba", "AP loss": ap_metric}
+    se_images = {k: image_se(replicates, metric_of[k], method, baseline, seeds) for k in parts}
+    corrected, bounds = 1 - (1 - level) / n_pairs, {}
+    for name, d in parts.items():
+        if len(d) < 2 or np.ptp(d) == 0:  # no spread to judge by: no bound
+            bounds[name] = (-np.inf, np.inf)
+        else:
+            bounds[name] = (interval(d, se_images[name], corrected)[0], interval(d, se_images[name], level)[1])
+    means = {k: float(np.mean(d)) for k, d in parts.items()}
+    return dict(pair=f"{method} - {baseline}", n_seeds=len(seeds), means=means, bounds=bounds,
+                effect=min(means.values()), low=min(b[0] for b in bounds.values()),
+                high=min(b[1] for b in bounds.values()),
+                p=max(one_sided_p(d, se_images[k]) for k, d in parts.items()))
 
 
 def bootstrap_tau(values: dict[str, np.ndarray], replicates: dict[str, np.ndarray] | None,
-                  n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot,) Kendall tau between BA and macro-AP method means over a two-level bootstrap:
-    seeds resampled (shared by every method), then test images (a replicate index) when given.
-    values[m]: (S, M) per seed; replicates[m]: (S, M, B) test-image bootstrap values."""
+                  n_boot: int, rng: np.random.Generator, min_seeds: int = MIN_BOOT_SEEDS) -> tuple[np.ndarray, str]:
+    """(taus, what was resampled): Kendall tau between the BA and AP method means over bootstrap
+    resamples. values[m]: (S, M) per seed for m in ("ba", "ap"); replicates[m]: (S, M, B)
+    test-image bootstrap values. Resample r takes test-image replicate r of every run (the same
+    resampled test set for all, r < min(B, n_boot)) and, with at least ``min_seeds`` seeds, seeds
+    too (shared by every method). Without replicates, seeds alone when there are enough of them,
+    else no resample at all (an empty array): a few seeds have too few distinct resamples."""
     n_seeds = values["ba"].shape[0]
-    taus = np.empty(n_boot)
-    for r in range(n_boot):
-        seeds = rng.integers(n_seeds, size=n_seeds)
-        if replicates is None:
-            ba, ap = (values[m][seeds].mean(0) for m in ("ba", "macro_ap"))
-        else:
-            image_draw = rng.integers(replicates["ba"].shape[2])
-            ba, ap = (replicates[m][seeds, :, image_draw].mean(0) for m in ("ba", "macro_ap"))
+    by_seed = n_seeds >= min_seeds
+    if replicates is None and not by_seed:
+        return np.empty(0), f"no interval: no test-image replicates and {n_seeds} seed(s) (< {min_seeds})"
+    n = n_boot if replicates is None else min(n_boot, replicates["ba"].shape[2])
+    taus = np.empty(n)
+    for r in range(n):
+        seeds = rng.integers(n_seeds, size=n_seeds) if by_seed else np.arange(n_seeds)
+        ba, ap = ((values[m][seeds] if replicates is None else replicates[m][seeds, :, r]).mean(0) for m in ("ba", "ap"))
         taus[r] = stats.kendalltau(ba, ap).statistic
-    return taus
+    source = ("test images and seeds" if replicates is not None and by_seed else "test images" if replicates is not None
+              else "seeds")
+    return taus, f"{n} resamples of {source}" + ("" if by_seed else f" (seeds not resampled: {n_seeds} < {min_seeds})")
+
+
+def kendall(tables: Mapping[str, pd.DataFrame], ap_metric: str, replicates: Replicates | None, level: float,
+            n_boot: int, seed: int) -> tuple[float, float, float, str]:
+    """(tau, low, high, sentence) of BA against ``ap_metric`` over the methods run on every seed;
+    tables: (seeds, methods) values of "ba" and ``ap_metric`` (``seed_table``)."""
+    complete = tables["ba"].notna() & tables[ap_metric].notna()
+    methods = [m for m in complete.columns if complete[m].all()]
+    left_out = sorted(set(complete.columns) - set(methods))
+    if len(methods) < 2:
+        return np.nan, np.nan, np.nan, f"Kendall tau not measured: {len(methods)} method(s) on every seed"
+    values = {k: tables[m][methods].to_numpy(dtype=float) for k, m in (("ba", "ba"), ("ap", ap_metric))}
+    tau = float(stats.kendalltau(values["ba"].mean(0), values["ap"].mean(0)).statistic)
+    seeds = list(complete.index)
+    reps = None if replicates is None else {
+        k: np.array([[replicate_values(replicates, method, s, m) for method in methods] for s in seeds])
+        for k, m in (("ba", "ba"), ("ap", ap_metric))}
+    taus, source = bootstrap_tau(values, reps, n_boot, np.random.default_rng(seed))
+    low, high = (np.nanquantile(taus, [(1 - level) / 2, (1 + level) / 2]) if np.isfinite(taus).any()
+                 else (np.nan, np.nan))
+    text = (f"Kendall tau of BA vs {ap_metric} over {len(methods)} methods {tau:+.2f}"
+            + (f", {level:.0%} bootstrap interval [{low:+.2f}, {high:+.2f}] ({source})" if np.isfinite(low)
+               else f" ({source})") + " — describes, does not decide"
+            + (f"; left out (not on every seed): {left_out}" if left_out else ""))
+    return tau, float(low), float(high), text
 
 
 def rankings_disagree(rows: pd.DataFrame, task: str, replicates: Replicates | None = None,
-                      level: float = LEVEL, min_effect: float = 0.01, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Claim: BA and macro AP rank methods differently. See the module docstring for the rule.
+                      level: float = LEVEL, min_effect: float = 0.01, n_boot: int = 1000, seed: int = 0,
+                      ap_metric: str = "macro_ap", pairs: Sequence[tuple[str, str]] = NAMED_SWAPS) -> dict:
+    """Claim: BA and AP rank methods differently, tested on the papers' named pairs (module docstring).
 
-    Uses the methods run on every seed that some method ran (so every pair is paired by seed).
-    Returns a claims-table row (``COLUMNS``): effect = Kendall tau-b of the mean rankings,
-    low/high its bootstrap interval, spread NaN, n_seeds the shared seeds.
+    ap_metric: the AP column set beside BA (``task_ap_metric``: a binary task's positive-class AP,
+    else macro AP). pairs: (rebalancing method, baseline) pairs, default ``NAMED_SWAPS``.
+    Returns a claims-table row (``COLUMNS``): effect, low, high the largest swap statistic over
+    the pairs run and its bounds (points on the 0-1 scale, as every AP/BA effect), n_seeds the
+    fewest shared seeds of a pair, kendall_tau/tau_low/tau_high the description.
     """
-    metrics = ("ba", "macro_ap")
-    tables = {m: seed_table(rows, m, task) for m in metrics}
-    complete = tables["ba"].notna() & tables["macro_ap"].notna()
-    methods = [m for m in complete.columns if complete[m].all()]
-    seeds = list(complete.index)
-    row = dict(claim="BA and AP rank methods differently", metric="Kendall tau of BA vs macro_ap rankings",
-               effect=np.nan, low=np.nan, high=np.nan, spread=np.nan, n_seeds=len(seeds))
-    left_out = sorted(set(complete.columns) - set(methods))
-    if len(methods) < 2:
-        return row | dict(verdict="not run", detail=f"needs two methods with ba and macro_ap on every seed of "
-                                                    f"{task!r}; complete: {methods}, incomplete: {left_out}")
-    values = {m: tables[m][methods].to_numpy(dtype=float) for m in metrics}
-    means = {m: v.mean(0) for m, v in values.items()}
-    tau = float(stats.kendalltau(means["ba"], means["macro_ap"]).statistic)
-    row.update(effect=tau)
-    if len(seeds) < 2:
-        return row | dict(verdict="inconclusive", detail=f"Kendall tau {tau:+.2f} over {len(methods)} methods; "
-                                                          "one seed gives no spread to judge by")
-    reps = None if replicates is None else {
-        m: np.array([[replicates[(method, s)][m] for method in methods] for s in seeds]) for m in metrics}
-    taus = bootstrap_tau(values, reps, n_boot, np.random.default_rng(seed))
-    low, high = np.nanquantile(taus, [(1 - level) / 2, (1 + level) / 2]) if np.isfinite(taus).any() else (np.nan,) * 2
-    row.update(low=float(low), high=float(high))
-    pairs = list(combinations(range(len(methods)), 2))
-    corrected = 1 - (1 - level) / len(pairs)
-    swapped, undecided = [], []
-    for a, b in pairs:
-        name = f"{methods[a]}/{methods[b]}"
-        (_, ba_lo, ba_hi), (_, ap_lo, ap_hi) = (pair_intervals(values[m], None if reps is None else reps[m],
-                                                               a, b, corrected) for m in metrics)
-        if (ba_lo > 0 and ap_hi < 0) or (ba_hi < 0 and ap_lo > 0):
-            swapped.append(name)
-            continue
-        (_, ba_lo, ba_hi), (_, ap_lo, ap_hi) = (pair_intervals(values[m], None if reps is None else reps[m],
-                                                               a, b, level) for m in metrics)
-        a_over_b_excluded = ba_hi < min_effect or ap_lo > -min_effect
-        b_over_a_excluded = ba_lo > -min_effect or ap_hi < min_effect
-        if not (a_over_b_excluded and b_over_a_excluded):
-            undecided.append(name)
+    row = empty_row("BA and AP rank methods differently",
+                    f"swap: min(BA gain, {ap_metric} loss) of {', '.join(f'{a} over {b}' for a, b in pairs)}", POINTS)
+    tables = {m: seed_table(rows, m, task) for m in ("ba", ap_metric)}
+    tau, tau_low, tau_high, tau_text = kendall(tables, ap_metric, replicates, level, n_boot, seed)
+    row.update(kendall_tau=tau, tau_low=tau_low, tau_high=tau_high)
+    ran = [(a, b) for a, b in pairs if swap_test(tables, a, b, ap_metric, None, level, 1) is not None]
+    tests = [swap_test(tables, a, b, ap_metric, replicates, level, len(ran)) for a, b in ran]
+    if not tests:
+        return row | dict(verdict="not run", detail=f"none of the named pairs {[f'{a} - {b}' for a, b in pairs]} "
+                                                    f"was run on {task!r}; {tau_text}")
+    rejected = holm([t["p"] for t in tests], (1 - level) / 2)
+    row.update(effect=max(t["effect"] for t in tests), low=max(t["low"] for t in tests),
+               high=max(t["high"] for t in tests), n_seeds=min(t["n_seeds"] for t in tests))
     source = "seeds and test images" if replicates is not None else "seeds"
-    detail = (f"Kendall tau {tau:+.2f} over {len(methods)} methods, {level:.0%} bootstrap interval over {source} "
-              f"[{low:+.2f}, {high:+.2f}]; {len(swapped)} of {len(pairs)} pairs swap beyond the noise "
-              f"(Bonferroni-corrected) {swapped}; {len(undecided)} pairs undecided {undecided[:10]}"
-              + ("..." if len(undecided) > 10 else "") + (f"; left out (not on every seed): {left_out}" if left_out else ""))
-    verdict = "holds" if swapped else "inconclusive" if undecided else "does not hold"
+    lines = [f"{t['pair']} over {t['n_seeds']} seed(s): BA gain {t['means']['BA gain']:+.3f}, "
+             f"{ap_metric} loss {t['means']['AP loss']:+.3f}, swap {t['effect']:+.3f} "
+             f"[{t['low']:+.3f}, {t['high']:+.3f}], p {t['p']:.3g}" + (" (swaps, Holm)" if r else "")
+             for t, r in zip(tests, rejected)]
+    if row["low"] > 0:
+        verdict, why = "holds", "a named pair raises BA and lowers AP beyond the noise"
+    elif row["high"] < min_effect:
+        verdict, why = "does not hold", f"no named pair can swap by {min_effect} or more"
+    else:
+        verdict, why = "inconclusive", "the intervals cannot tell"
+    detail = (f"{why}; {len(tests)} named pair(s), intervals over {source}, lower ends one-sided at "
+              f"{(1 - level) / 2 / len(tests):.4f} (Bonferroni = Holm's first step): " + "; ".join(lines)
+              + f". {tau_text}")
     return row | dict(verdict=verdict, detail=detail)
 
 
 def sync_claim(sync_table: pd.DataFrame | None, task: str, quantity: str, rg: str, ce: str,
                level: float, min_effect: float) -> dict:
-    """Claims-table row of "RG learns classes more synchronously": asynchrony(CE) - asynchrony(RG)."""
+    """Claims-table row of "RG learns classes more synchronously": asynchrony(CE) - asynchrony(RG),
+    in natural-log units (``asynchrony``); ``min_effect`` is read in those units (0.01: classes'
+    contraction differing by about 1%)."""
     claim, metric = "RG learns classes more synchronously", f"asynchrony of {quantity}/<class> over epochs"
-    empty = dict(claim=claim, metric=metric, effect=np.nan, low=np.nan, high=np.nan, spread=np.nan, n_seeds=0)
+    empty = empty_row(claim, metric, LN_RATIO)
     if sync_table is None:
         return empty | dict(verdict="not run", detail="no per-epoch history (sync_table) was given")
     runs = asynchrony_table(sync_table, quantity)
@@ -300,10 +446,11 @@ def sync_claim(sync_table: pd.DataFrame | None, task: str, quantity: str, rg: st
         return empty | dict(verdict="not run", detail=f"sync_table has no history for {task!r}")
     if runs["n_epochs"].max() < MIN_CURVE_ROWS:
         return empty | dict(verdict=NEEDS_EPOCHS, detail=f"the history of {task!r} has {runs['n_epochs'].max()} "
-                                                         f"row(s): progress over epochs needs {MIN_CURVE_ROWS} "
-                                                         "(the untrained row and 2 epochs)")
-    return claim_row(claim, compare(runs, "asynchrony", ce, rg, task, level=level, min_effect=min_effect)
-                     | dict(metric=metric))
+                                                         f"row(s): contraction needs {MIN_CURVE_ROWS} "
+                                                         "(the untrained row and 1 epoch)")
+    result = compare(runs, "asynchrony", ce, rg, task, level=level, min_effect=min_effect)
+    return claim_row(claim, result | dict(metric=metric), LN_RATIO) | dict(
+        detail=result["detail"] + " (asynchrony: std across classes of ln(spread_t / spread_0), mean over epochs)")
 
 
 def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
@@ -313,15 +460,18 @@ def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
     """The claims table of one task: one row per claim with columns ``COLUMNS``.
 
     rows: result rows (task, method, seed, ba, macro_ap, ap/<class>, ...).
-    minority_classes: class names whose AP claims 1 and 3 use (their mean when several).
-    sync_table: per-epoch history rows (task, method, seed, epoch, <sync_quantity>/<class>) for claim 4.
+    minority_classes: class names whose AP claims 1 and 3 use (their mean when several); on a
+    binary task also the AP of the rank claim (a multiclass task's uses macro AP).
+    sync_table: per-epoch history rows (task, method, seed, epoch, <sync_quantity>/<class>) for
+    claim 4; sync_quantity "target_spread" is the paper's Fig. 5 (the training labels' spread),
+    "spread" the hidden fine classes'.
     replicates: {(method, seed): {metric: (B,)}} test-image bootstrap values of this task's runs
     (``metrics.bootstrap_runs``); they add the test set's noise to every interval.
     rg, ce, rg_random: the method names of regrouping, plain cross-entropy and random regrouping.
-    effect, low and high of claims 1, 3 and 4 are the mean over seeds of the paired difference
-    and its interval, oriented so that a positive effect supports the claim: claim 4's is
-    asynchrony(CE) - asynchrony(RG) (see ``asynchrony``). Claim 2's effect is the Kendall tau
-    between the BA and macro-AP rankings (low supports the claim) and its spread is NaN.
+    effect, low and high of every claim are oriented so that a positive effect supports it, and
+    the verdict is read from them: claims 1 and 3 the mean paired difference (points), claim 2
+    the largest BA-up-AP-down swap of the named pairs (points; Kendall tau in its own columns),
+    claim 4 asynchrony(CE) - asynchrony(RG) (ln units, see ``asynchrony``).
     """
     check_rows(rows, task)
     with_minority, minority = minority_ap(rows, minority_classes)
@@ -329,7 +479,8 @@ def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
     table = [
         claim_row("RG raises minority-class AP over CE",
                   compare(with_minority, minority, rg, ce, task, replicates, **options)),
-        rankings_disagree(rows, task, replicates, n_boot=n_boot, **options),
+        rankings_disagree(with_minority, task, replicates, n_boot=n_boot,
+                          ap_metric=task_ap_metric(with_minority, task, minority), **options),
         claim_row("Random regrouping does not give RG's gain",
                   compare(with_minority, minority, rg, rg_random, task, replicates, **options)),
         sync_claim(sync_table, task, sync_quantity, rg, ce, **options),

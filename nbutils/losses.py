@@ -208,7 +208,12 @@ class APLoss(Loss):
 
     This is SOAP, the stochastic AP surrogate of LibAUC (checked against LibAUC 2.0.1: the same
     values, gradients and moving-average buffers), not Chen et al.'s (2019) AP-loss, the
-    ranking-based detection loss the regrouping paper cites; tables call it "AP loss (SOAP)".
+    ranking-based detection loss whose numbers stand in the regrouping papers' "AP" row; tables
+    call ours "ap (SOAP)" and theirs "AP-loss (Chen et al. 2019)", in rows of their own
+    (``report.METHOD_LABELS``, ``report.PAPER_METHODS``). SOAP is Qi, Luo, Xu, Ji and Yang,
+    "Stochastic optimization of areas under precision-recall curves with provable convergence",
+    NeurIPS 2021; the long regrouping paper's text cites it as "Du et al., 2021", but its own
+    reference list gives it as Qi et al. (Du et al. 2021 is a parameter-free loss).
 
     The score of class c is softmax(logits)[:, c]; for C=2 that is sigmoid(z_1 - z_0), LibAUC's
     sigmoid score. Binary tasks (C=2) optimise the AP of class 1 (the positive/minority class) only,

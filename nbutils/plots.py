@@ -263,15 +263,19 @@ def positive_share(scores: np.ndarray, positive: int = 1) -> np.ndarray:
 def score_distributions(scores_by_method: Mapping[str, tuple[np.ndarray, np.ndarray]],
                         class_names: Sequence[str], positive: int = 1,
                         title: str = "Scores of the positive class") -> Figure:
-    """Per method, histograms (each normalised to density) of the positive class's share of the
-    class scores (see :func:`positive_share`) for positive and negative test images, with the
-    argmax decision rule (share 0.5) marked, and BA and the positive class's AP in the panel
-    title (the regrouping paper's Fig. 7).
+    """Per method, histograms (each normalised to density) of the positive class's score p1 =
+    ``scores[:, positive]`` for positive and negative test images, with 0.5 marked, and BA and
+    the positive class's AP in the panel title (the regrouping paper's Fig. 7).
 
     scores_by_method: {method: (class scores (N, 2), labels (N,) in {0, 1})}, the scores the
         results tables use (``Result.test_scores``: aggregated over pseudo-classes for regrouping).
-    BA and AP are those of ``metrics.evaluate`` on the same scores and labels — argmax over the
-    class scores, and AP of the positive column — so the figure and the tables agree.
+    The histogram shows the very score the title's AP ranks (``metrics.evaluate``'s AP of the
+    positive column), so a better-separated histogram is a higher AP. BA is ``evaluate``'s too
+    (argmax over the class scores). Where every row of scores sums to 1 (softmax, or sum
+    aggregation) argmax picks the positive class exactly when p1 >= 0.5, and the line is labelled
+    "argmax rule"; with max aggregation the rows sum to less than 1 and argmax can pick the
+    positive class below 0.5 (p1 >= the largest pseudo-class score of the other class), so the
+    line is only the paper's threshold ("By default, we set the decision threshold as 0.5").
     """
     fig, axes = panel_grid(len(scores_by_method), sharey=False)
     bins = np.linspace(0, 1, 26)
@@ -280,16 +284,59 @@ def score_distributions(scores_by_method: Mapping[str, tuple[np.ndarray, np.ndar
         if labels.shape != (len(scores),) or not set(np.unique(labels)) <= {0, 1}:
             raise ValueError(f"{method}: need binary labels (N,) in {{0, 1}} for the {len(scores)} rows of "
                              f"scores, got shape {labels.shape}")
-        share = positive_share(scores, positive)
+        positive_share(scores, positive)  # checks the shape and sign of the scores
+        p1 = np.asarray(scores, dtype=float)[:, positive]
         row = evaluate(labels, np.asarray(scores, dtype=float), list(class_names))
         for name, keep, color in (("negatives", labels != positive, "tab:blue"),
                                   ("positives", labels == positive, "tab:red")):
-            ax.hist(share[keep], bins=bins, density=True, histtype="stepfilled", alpha=0.45, color=color,
+            ax.hist(p1[keep], bins=bins, density=True, histtype="stepfilled", alpha=0.45, color=color,
                     edgecolor=color, label=f"{name} ({keep.sum()})")
-        ax.axvline(0.5, color="black", linestyle="--", label="argmax rule")
+        sums_to_one = np.allclose(np.asarray(scores, dtype=float).sum(1), 1.0, atol=1e-4)
+        ax.axvline(0.5, color="black", linestyle="--",
+                   label="argmax rule" if sums_to_one else "0.5 (argmax can pick it below)")
         ax.set(title=f"{method}: BA {row['ba']:.3f}, AP {row[f'ap/{class_names[positive]}']:.3f}",
-               xlabel=f"share of '{class_names[positive]}' in the class scores", ylabel="density")
-    axes[-1].legend(fontsize="small")
+               xlabel=f"score of '{class_names[positive]}' (the score AP ranks)", ylabel="density")
+        ax.legend(fontsize="small")  # every panel: what its 0.5 line is depends on its scores
+    fig.suptitle(title)
+    return fig
+
+
+def target_curves(history: pd.DataFrame, mappings: Mapping[tuple[str, int], np.ndarray | None],
+                  class_names: Sequence[str], quantity: str = "target_spread", ylabel: str = "spread",
+                  title: str = "", minority: int | None = None) -> Figure:
+    """The paper's Fig. 5 on the labels each model is trained on: one panel per method, one thin
+    line per training label k (``<quantity>/<k>``) and seed over ``epoch``, coloured by the task
+    class label k belongs to (``mappings[(method, seed)][k]``; None: k is the task class itself,
+    as for a binary model). Seeds are not averaged: a pseudo-class k of one seed's clustering is
+    not the k of another's. ``minority``: the task class drawn in red on top (default: the last).
+    history: rows with ``method``, ``seed``, ``epoch`` and the ``<quantity>/<k>`` columns."""
+    prefix = quantity.rstrip("/") + "/"
+    columns = [c for c in history.columns if c.startswith(prefix)]
+    missing = [c for c in ("method", "seed", "epoch") if c not in history.columns]
+    if missing or not columns:
+        raise ValueError(f"history lacks columns {missing or [prefix + '<k>']}; it has {list(history.columns)}")
+    minority = len(class_names) - 1 if minority is None else minority
+    colors = {c: ("tab:red" if c == minority else color)
+              for c, color in enumerate(sns.color_palette("Blues_d", len(class_names)))}
+    methods = list(dict.fromkeys(history["method"]))
+    fig, axes = panel_grid(len(methods), sharey=True)
+    for ax, method in zip(axes, methods):
+        part = history[history["method"] == method]
+        n_targets = 0
+        for seed, run in part.groupby("seed"):
+            run = run.sort_values("epoch")
+            present = [c for c in columns if run[c].notna().any()]
+            mapping = mappings.get((method, seed))
+            mapping = np.arange(len(present)) if mapping is None else np.asarray(mapping)
+            n_targets = max(n_targets, len(present))
+            for column in sorted(present, key=lambda c: mapping[int(c.removeprefix(prefix))] == minority):
+                k = int(column.removeprefix(prefix))
+                ax.plot(run["epoch"], run[column], color=colors[int(mapping[k])], alpha=0.9,
+                        linewidth=1.2 if mapping[k] == minority else 0.8)
+        ax.set(title=f"{method} ({n_targets} training labels)", xlabel="epoch", ylabel=ylabel)
+    handles = [plt.Line2D([], [], color=colors[c], label=name) for c, name in enumerate(class_names)]
+    axes[-1].legend(handles=handles, title="task class of the label", fontsize="small", loc="upper left",
+                    bbox_to_anchor=(1.02, 1))
     fig.suptitle(title)
     return fig
 
@@ -383,19 +430,22 @@ def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence
     return fig
 
 
-def ba_vs_ap(summary: pd.DataFrame, ax: Axes | None = None, title: str = "BA and macro AP rank methods") -> Figure:
-    """Each method at (mean BA, mean macro AP) with ± std bars and its name; the title gives
-    Kendall's tau between the two rankings (1: same order, -1: reversed).
+def ba_vs_ap(summary: pd.DataFrame, ax: Axes | None = None, title: str = "BA and macro AP rank methods",
+             ap: str = "macro_ap") -> Figure:
+    """Each method at (mean BA, mean AP) with ± std bars and its name; the title gives Kendall's
+    tau between the two rankings (1: same order, -1: reversed).
 
-    summary: ``metrics.summarize`` output of one task (``ba_*`` and ``macro_ap_*`` columns).
+    summary: ``metrics.summarize`` output of one task (``ba_*`` and ``<ap>_*`` columns); ap: the
+    AP column (``claims.task_ap_metric``: a binary task's positive-class AP, as the rank claim).
     """
-    means, stds = mean_std_columns(summary, ("ba", "macro_ap"))
+    means, stds = mean_std_columns(summary, ("ba", ap))
     fig, ax = single_panel(ax, size=(5.0, 4.0))
-    ax.errorbar(means["ba"], means["macro_ap"], xerr=stds["ba"], yerr=stds["macro_ap"], fmt="o",
+    ax.errorbar(means["ba"], means[ap], xerr=stds["ba"], yerr=stds[ap], fmt="o",
                 capsize=2, ecolor="0.6", elinewidth=0.8, label="method (mean ± std)")
-    for method, (ba, ap) in means.iterrows():
-        ax.annotate(str(method), (ba, ap), xytext=(4, 4), textcoords="offset points", fontsize="small")
-    tau = stats.kendalltau(means["ba"], means["macro_ap"]).statistic if len(means) > 1 else np.nan
-    ax.set(xlabel="balanced accuracy", ylabel="macro AP", title=f"{title} (Kendall tau {tau:+.2f})")
+    for method, (ba, value) in means.iterrows():
+        ax.annotate(str(method), (ba, value), xytext=(4, 4), textcoords="offset points", fontsize="small")
+    tau = stats.kendalltau(means["ba"], means[ap]).statistic if len(means) > 1 else np.nan
+    ax.set(xlabel="balanced accuracy", ylabel=ap.replace("_", " ").replace("macro ap", "macro AP"),
+           title=f"{title} (Kendall tau {tau:+.2f})")
     ax.legend(fontsize="small", loc="lower right")
     return fig

@@ -258,8 +258,9 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
     curves = learning_curves(run_dir, curve_methods)
     parts = [f"# Run report: {run_dir.parent.name}/{run_dir.name}",
              "Written by `python -m nbutils.publish RUN_FOLDER DEST` from the run folder; every number below comes "
-             "from it. Test split, %, mean ± half-width of the 95% interval over seeds (a t-interval; where a "
-             "method has one seed, a bootstrap over test images).",
+             "from it. Test split, %, mean ± half-width of the 95% interval over seeds (a t-interval over seeds; a "
+             "method run on one seed shows its mean alone, unless every method ran on one seed, when ± is a "
+             "bootstrap over test images).",
              "## What made it", provenance_lines(run_dir)]
     parts += ["## Results by task", *summaries] if summaries else ["## Tables", *small_tables(run_dir, dest)]
     rows_path = run_dir / "tables" / "benchmark_rows.csv"
@@ -278,7 +279,7 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
     claims = run_dir / "tables" / "claims.csv"
     if claims.is_file():
         parts += ["## The papers' claims, judged on this run",
-                  "Each effect in points with its 95% interval and the verdict (`tables/claims.csv`).",
+                  "Each effect in its unit (column `unit`: points; natural-log units for the synchrony claim) with the interval its verdict is read from (`tables/claims.csv`).",
                   claims_markdown(pd.read_csv(claims))]
     if len(curves):
         curves.round(4).to_csv(dest / "learning_curves.csv", index=False)

@@ -5,6 +5,12 @@ threshold n' into ``ceil(n_j / n')`` clusters, each its own pseudo-class, train 
 K-class model on the pseudo-labels and map its scores back to the real classes with
 ``aggregate`` (max or sum over each class's pseudo-classes). ``cluster_diagnostics`` and
 ``cluster_size_table`` compare the clusters with hidden fine labels when a task has them.
+
+Two defaults depart from the paper (docs/differences.md): embeddings are L2-normalised before
+clustering (``normalize=True``; ``normalize=False`` clusters them as the encoder gives them), and
+a binary task's K is the multiclass rule's ceil(n_- / n_+) (``n_clusters="threshold"``), where
+section 2.2 gives K = n_- / n_+ for binary tasks: ``n_clusters="ratio"`` is that rule, the ratio
+rounded to the nearest whole number.
 """
 from __future__ import annotations
 
@@ -127,9 +133,12 @@ class Regrouper(BaseEstimator):
 
     n_clusters, the number of clusters k_j of class j (n_j its count, n' = ``threshold`` or, when
     None, the smallest class count):
-      - "threshold": k_j = ceil(n_j / n') -- the paper's rule; classes with n_j <= n' keep one.
+      - "threshold": k_j = ceil(n_j / n') -- the paper's multiclass rule; classes with n_j <= n'
+        keep one. The default, for binary tasks too, where it gives ceil(n_- / n_+): one more
+        pseudo-class than "ratio" whenever the ratio's fraction is below one half (9.2 -> 10, not 9).
       - "ratio" (binary only): the majority gets round(n_maj / n_min) clusters (halves round
-        up), the minority keeps one -- the paper's K = n_-/n_+.
+        up), the minority keeps one -- the paper's binary rule K = n_-/n_+ (section 2.2; the paper
+        does not say how a fractional ratio is rounded).
       - an int k: every class with n_j > n' gets k clusters, the others keep one.
       - a dict {class index: k}: those k; classes not listed keep one.
       - "auto": every class with n_j > n' gets the k in 2..min(AUTO_MAX_CLUSTERS, ceil(n_j/n'))

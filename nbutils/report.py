@@ -22,15 +22,24 @@ from nbutils.metrics import accuracy_from_confusion, interval_table
 PAPER_METHODS = {
     "CE": "ce", "ERM(CE)": "ce", "Baseline": "ce", "Cross-entropy": "ce", "RG+CE": "rg", "RG": "rg",
     "WCE": "wce", "Focal": "focal", "Focal Loss": "focal", "LDAM": "ldam", "LDAM Loss": "ldam",
-    "LMF Loss": "lmf", "LA": "la", "AP": "ap", "ROS": "ros", "Oversampling": "ros", "Undersampling": "rus",
+    "LMF Loss": "lmf", "LA": "la", "AP": "AP-loss (Chen et al. 2019)", "ROS": "ros", "Oversampling": "ros",
+    "Undersampling": "rus",
     "RUSC": "rusc", "DSMT": "deepsmote", "SMOTE": "smote", "Borderline-SMOTE": "borderline-smote",
     "Data Augmentation": "augment", "RG+WCE": "rg-wce", "RG-WCE": "rg-wce", "CLIP+MLP": "mlp-probe",
 }
+# Published methods with no counterpart here: their own row in the tables, never merged with ours.
+# The regrouping papers' "AP" is Chen et al.'s AP-loss (CVPR 2019; the short paper's reference [18],
+# the long paper's "AP-Loss (Chen et al., 2019)"), not SOAP, which is what our `ap` trains.
+PAPER_ONLY_METHODS = ("AP-loss (Chen et al. 2019)",)
 BACKBONES = ("EfficientNetV2", "ResNet50")
 # How our methods are named in tables where the name alone would mislead.
 METHOD_LABELS = {"ap": "ap (SOAP)"}
-SOAP_NOTE = ("Our `ap` is SOAP (Du et al. 2021; LibAUC's AveragePrecisionLoss); the regrouping papers' "
-             "AP row is Chen et al.'s AP-loss (2019), a different surrogate of AP.")
+SOAP_NOTE = ("Our `ap (SOAP)` is SOAP (Qi et al. 2021, \"Stochastic optimization of areas under precision-recall "
+             "curves with provable convergence\", NeurIPS; LibAUC's AveragePrecisionLoss; the long regrouping paper's "
+             "text calls it \"Du et al., 2021\", but its reference list gives Qi et al.). The regrouping papers' AP "
+             "row is Chen et al.'s AP-loss (2019), a different surrogate of AP: it stands in its own row, "
+             "`AP-loss (Chen et al. 2019)`, with no number of ours beside it.")
+PAPER_PLUS_MINUS = "the standard deviation over their runs, as published (a value without ±: the paper gives no spread)"
 # Each published table: its kind (the task kind it stands beside). Names are the dataset column
 # of paper_tables.csv before its " (...)" details.
 PAPER_TABLE_KINDS = {
@@ -186,12 +195,31 @@ def paper_metrics(source: str, classes: Sequence[str]) -> list[tuple[str, str, s
     raise ValueError(f"no metrics known for paper source {source!r}")
 
 
+def paper_column(source: str, table: str, name: str, backbone: str = "") -> str:
+    """How a published table is named in our tables: source, table number, data set and, for
+    the LMF paper, the backbone (e.g. "regrouping-long Table 1 binary HAM10000"). Two tables of
+    one source and number (the long paper's Table 1 holds binary CIFAR-100 and binary HAM10000)
+    differ by their data set; ``check_paper_columns`` refuses any two tables with one name."""
+    return " ".join(part for part in (source, table, name, backbone) if part)
+
+
+def check_paper_columns(papers: pd.DataFrame) -> None:
+    """ValueError when two published tables (source, table, data set, backbone) would share a column."""
+    groups = papers[["source", "table", "name", "backbone"]].drop_duplicates()
+    columns = [paper_column(*g) for g in groups.itertuples(index=False)]
+    shared = sorted({c for c in columns if columns.count(c) > 1})
+    if shared:
+        raise ValueError(f"published tables would share the column(s) {shared}; name them apart in paper_column")
+
+
 def published_values(papers: pd.DataFrame, metric: str, paper_class: str) -> pd.DataFrame:
-    """(method_here, column, value) strings of one metric: "mean ± std" as printed, or for class
-    "mean" the mean over the per-class values (std not derivable: mean alone)."""
+    """(method_here, column, value) strings of one metric, ``column`` naming its table
+    (``paper_column``): "mean ± std" as printed, or for class "mean" the mean over the per-class
+    values (std not derivable: mean alone)."""
+    check_paper_columns(papers)
     pick = papers[papers["metric"] == metric]
-    column = pick["source"] + " " + pick["table"] + np.where(pick["backbone"] != "", " " + pick["backbone"], "")
-    pick = pick.assign(column=column)
+    keys = pick[["source", "table", "name", "backbone"]].itertuples(index=False)
+    pick = pick.assign(column=[paper_column(*key) for key in keys])
     if paper_class == "mean":
         per_class = pick[pick["class"] != "all"]
         means = per_class.groupby(["method_here", "column"], sort=False)["mean"].mean().reset_index()
@@ -199,6 +227,16 @@ def published_values(papers: pd.DataFrame, metric: str, paper_class: str) -> pd.
     pick = pick[pick["class"] == paper_class]
     return pick.assign(value=[f"{m:.1f}" if np.isnan(s) else f"{m:.1f} ± {s:.1f}"
                               for m, s in zip(pick["mean"], pick["std"])])
+
+
+def wide_published(values: pd.DataFrame) -> pd.DataFrame:
+    """``published_values`` as (method_here, column) -> value; a clear error where one method of
+    one table has two values (a pivot keeping the first would drop one silently)."""
+    twice = values[values.duplicated(["method_here", "column"], keep=False)]
+    if len(twice):
+        repeated = twice[["method_here", "column"]].drop_duplicates().values.tolist()
+        raise ValueError(f"published values repeat (method, table): {repeated}")
+    return values.pivot(index="method_here", columns="column", values="value")
 
 
 def with_accuracy(rows: pd.DataFrame) -> pd.DataFrame:
@@ -210,29 +248,108 @@ def with_accuracy(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(accuracy=rows["accuracy"].fillna(pd.Series(derived, index=rows.index)))
 
 
+def ours_intervals(rows: pd.DataFrame, metrics: Sequence[str], replicates: Mapping | None = None,
+                   level: float = 0.95) -> tuple[pd.DataFrame, str]:
+    """(one task's "mean ± h" strings, %, per method and metric; what ± means), with ONE meaning
+    of ± in the table: with two or more seeds for some method, h is the half-width of the
+    ``level`` t-interval over seeds and a method run on one seed shows its mean alone; when every
+    method ran on one seed, h is the half-width of the ``level`` test-image bootstrap interval
+    (``replicates``; without them, means alone). The sentence says which, for the caption."""
+    n_runs = rows.groupby("method").size()
+    single = n_runs.max() == 1
+    table = interval_table(rows, list(metrics), replicates if single else None, level)
+    if single:
+        meaning = (f"half-width of the {level:.0%} bootstrap interval over test images (one seed each: training "
+                   "noise not covered)" if replicates is not None else "no ± (one seed each, no test-image bootstrap)")
+    else:
+        several = n_runs[n_runs > 1]
+        seeds = f"{several.min()}-{several.max()}" if several.min() != several.max() else f"{several.max()}"
+        meaning = f"half-width of the {level:.0%} t-interval over {seeds} seeds"
+        if (n_runs == 1).any():
+            meaning += f" ({', '.join(map(method_label, n_runs.index[n_runs == 1]))}: one seed, mean alone)"
+    return table, meaning
+
+
 def beside_papers(ours: pd.DataFrame, classes: Sequence[str], paper_dataset: str | None = AUTO,
                   replicates: Mapping | None = None, level: float = 0.95) -> tuple[pd.DataFrame, str]:
     """One task's numbers beside the published tables of its kind (``tables_for_task``), each
-    paper with its own metrics (``paper_metrics``): one row per method (ours and the papers'),
-    columns "<metric>: ours" (mean ± half-width of the ``level`` interval, %, see
-    ``metrics.interval_table``) and "<metric>: <source> <table> [backbone]" (as published).
-    Returns (table, a Markdown sentence saying which tables and why).
-    ours: result rows of this task; classes: its class names (class 1 = positive if binary)."""
+    paper with its own metrics (``paper_metrics``), each table in its own columns: one row per
+    method (ours and the papers'), columns "<metric>: ours" (mean ± h, %, ``ours_intervals``)
+    and "<metric>: <source> <table> <data set> [backbone]" (``paper_column``; as published,
+    mean ± std). Returns (table, a Markdown caption saying which tables, why, and what each ±
+    means). ours: result rows of this task; classes: its class names (class 1 = positive if binary)."""
     names, why = tables_for_task(classes, paper_dataset)
     papers = read_paper_tables()
     papers = papers[papers["name"].isin(names)]
     ours = with_accuracy(ours)
-    columns = {}
+    columns, meaning = {}, ""
     for source in papers["source"].unique():
         for label, column, metric, paper_class in paper_metrics(source, classes):
             if f"{label}: ours" not in columns:
-                columns[f"{label}: ours"] = interval_table(ours, [column], replicates, level)[column]
-            theirs = published_values(papers[papers["source"] == source], metric, paper_class)
-            wide = theirs.pivot_table(index="method_here", columns="column", values="value", aggfunc="first")
+                table, meaning = ours_intervals(ours, [column], replicates, level)
+                columns[f"{label}: ours"] = table[column]
+            wide = wide_published(published_values(papers[papers["source"] == source], metric, paper_class))
             columns.update({f"{label}: {c}": wide[c] for c in wide.columns})
     table = pd.DataFrame(columns).rename_axis("method")
     table.index = [method_label(m) for m in table.index]
-    return table.rename_axis("method"), f"Beside {why}."
+    caption = f"Beside {why}. %; ± means, for ours: the {meaning}; for the papers': {PAPER_PLUS_MINUS}."
+    return table.rename_axis("method"), caption
+
+
+def paper_class_order(papers: pd.DataFrame) -> list[str]:
+    """The classes of the per-class AP rows of ``papers``, in the order the CSV lists them
+    (the papers' order: largest class first; binary: neg, pos)."""
+    return list(dict.fromkeys(papers.loc[(papers["metric"] == "AP") & (papers["class"] != "all"), "class"]))
+
+
+def per_class_beside_papers(ours: pd.DataFrame, classes: Sequence[str], paper_dataset: str | None = AUTO,
+                            counts: Sequence[int] | None = None, level: float = 0.95) -> tuple[pd.DataFrame, str]:
+    """Each class's AP, ours beside every published table of the task's kind that gives
+    class-wise AP (the regrouping papers' HAM10000 tables and binary tables; LMF and Balancing Act
+    give none): one row per (paper class, method), columns ``our class``, ``ours`` (mean ± h, %,
+    ``ours_intervals``) and one per table (mean ± std as published). Returns (table, caption).
+
+    Our class stands beside the paper class of the same name when every name matches (a real
+    HAM10000 task); else beside the paper class of the same rank by training count (``counts``,
+    per class of ``classes``; None: the task's class order), e.g. a Fashion-MNIST stand-in with
+    HAM10000's proportions; for a binary task neg = our class 0, pos = our class 1. Empty, with
+    the reason, when no table of the kind gives class-wise AP or the class counts differ."""
+    names, why = tables_for_task(classes, paper_dataset)
+    papers = read_paper_tables()
+    papers = papers[papers["name"].isin(names) & (papers["metric"] == "AP") & (papers["class"] != "all")]
+    empty = pd.DataFrame(columns=["class", "method", "our class", "ours"])
+    if papers.empty:
+        return empty, f"No class-wise AP in {why}."
+    check_paper_columns(papers)
+    tables = {}
+    for group, part in papers.groupby(["source", "table", "name", "backbone"], sort=False):
+        if len(paper_class_order(part)) == len(classes):
+            tables[paper_column(*group)] = part
+    if not tables:
+        return empty, f"No published table of {len(classes)} classes with class-wise AP among {why}."
+    paper_classes = paper_class_order(next(iter(tables.values())))
+    if set(paper_classes) == set(classes):
+        pairing, how = {c: c for c in paper_classes}, "classes paired by name"
+    else:
+        order = list(classes) if counts is None else [classes[i] for i in np.argsort(-np.asarray(counts), kind="stable")]
+        pairing = dict(zip(paper_classes, order))
+        how = ("neg = our class 0, pos = our class 1" if len(classes) == 2 else
+               "each paper class beside our class of the same rank by training count"
+               + (" (the task's class order)" if counts is None else ""))
+    ap, meaning = ours_intervals(ours, [f"ap/{c}" for c in classes], None, level)
+    records = []
+    for paper_class, our_class in pairing.items():
+        for method in dict.fromkeys([*ap.index, *pd.concat(tables.values())["method_here"]]):
+            record = {"class": paper_class, "method": method_label(method), "our class": our_class,
+                      "ours": ap[f"ap/{our_class}"].get(method, "")}
+            for column, part in tables.items():
+                row = part[(part["class"] == paper_class) & (part["method_here"] == method)]
+                record[column] = "" if row.empty else (f"{row['mean'].item():.1f}" if np.isnan(row["std"].item())
+                                                       else f"{row['mean'].item():.1f} ± {row['std'].item():.1f}")
+            records.append(record)
+    table = pd.DataFrame(records).set_index(["class", "method"])
+    return table, (f"Class-wise AP beside {', '.join(f'*{t}*' for t in tables)} ({how}). %; ± means, for ours: "
+                   f"the {meaning}; for the papers': {PAPER_PLUS_MINUS}.")
 
 
 def read_run_metrics(run_dir: str | Path) -> dict[str, float]:
@@ -256,26 +373,56 @@ def read_summary(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, A
     return summary.get("notebooks", []), summary.get("provenance", {})
 
 
-def signed_interval(effect: float, low: float, high: float, scale: float = 100) -> str:
-    """"+5.2 (95% interval +1.0 to +9.4)" in points (values times ``scale``); no interval when NaN."""
+def signed_interval(effect: float, low: float, high: float, scale: float = 100, digits: int = 1) -> str:
+    """"+5.2 (95% interval +1.0 to +9.4)" (values times ``scale``); no interval when NaN."""
     if np.isnan(effect):
         return "no value"
-    text = f"{effect * scale:+.1f}"
-    return text if np.isnan(low) else f"{text} (95% interval {low * scale:+.1f} to {high * scale:+.1f})"
+    text = f"{effect * scale:+.{digits}f}"
+    return text if np.isnan(low) else f"{text} (95% interval {low * scale:+.{digits}f} to {high * scale:+.{digits}f})"
+
+
+def claim_unit(row) -> str:
+    """The unit of a claims row's effect: its ``unit`` column (``claims.POINTS`` or
+    ``claims.LN_RATIO``); for tables written before that column, read from the metric."""
+    unit = getattr(row, "unit", None)
+    if isinstance(unit, str) and unit:
+        return unit
+    if str(row.metric).startswith("Kendall tau"):
+        return "kendall tau"
+    return "progress std" if str(row.metric).startswith("asynchrony") else "points"
+
+
+def kendall_text(tau: float, low: float, high: float) -> str:
+    if np.isnan(tau):
+        return "Kendall tau not measured"
+    return f"Kendall tau {tau:+.2f}" + ("" if np.isnan(low) else f" (95% interval {low:+.2f} to {high:+.2f})")
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
     """Markdown bullets, one per row of a claims table (``claims.judge_claims``, with a ``task``
-    column): the claim, its verdict, effect and interval, all read from the table."""
+    column): the claim, its verdict, its effect with the interval the verdict is read from and
+    the effect's unit, all read from the table; for the rank claim also Kendall tau, marked as
+    the description it is. Tables written before the ``unit`` column read as they were written:
+    the rank row's effect was Kendall tau, the synchrony row's the std of 0-1 progress."""
     lines = []
     for row in claims.itertuples():
-        if row.claim.startswith("BA and AP rank"):
-            effect = "no value" if np.isnan(row.effect) else (
-                f"Kendall tau {row.effect:+.2f}" + ("" if np.isnan(row.low) else
-                                                    f" (95% interval {row.low:+.2f} to {row.high:+.2f})"))
+        unit = claim_unit(row)
+        if np.isnan(row.effect):
+            effect = "no effect measured"
+        elif unit == "kendall tau":
+            effect = kendall_text(row.effect, row.low, row.high)
+        elif unit == "points":
+            effect = f"effect {signed_interval(row.effect, row.low, row.high)} points"
+        elif unit == "ln ratio":
+            effect = (f"effect {signed_interval(row.effect, row.low, row.high, scale=1, digits=3)} in natural-log "
+                      "units (std across classes of ln(spread_t / spread_0))")
         else:
-            effect = "no effect measured" if np.isnan(row.effect) else \
-                f"effect {signed_interval(row.effect, row.low, row.high)} points"
+            effect = (f"effect {signed_interval(row.effect, row.low, row.high, scale=1, digits=3)} "
+                      "(std across classes of their 0-1 progress)")
+        if row.claim.startswith("BA and AP rank") and unit == "points":
+            effect = effect.replace("effect", "largest BA-up-AP-down swap of the named pairs", 1)
+            if not np.isnan(getattr(row, "kendall_tau", np.nan)):
+                effect += f"; {kendall_text(row.kendall_tau, row.tau_low, row.tau_high)}, a description"
         lines.append(f"- *{row.task}* — {row.claim}: **{row.verdict}**; {effect}, {row.n_seeds} seed(s).")
     return "\n".join(lines)
 

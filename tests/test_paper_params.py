@@ -184,22 +184,32 @@ CASES = {
     "lmf_isic2019": (write_isic2019, CNN + ["pretrained=false"]),
     "lmf_odir5k": (write_odir5k, CNN + ["pretrained=false"]),
 }
-LMF_FILES = [name for name in CASES if name.startswith("lmf_")]
+# Files whose plan is checked but which do not run end to end here: the LMF paper's ResNet-50 files
+# (their fixture run, with the backbone replaced by the small CNN, is their EfficientNetV2-S file's)
+# and notebook 02 at 99:1 on CIFAR-100 (issue #24: not in CI).
+PLAN_ONLY = {
+    "lmf_ham10000_resnet50": write_ham10000,
+    "lmf_isic2019_resnet50": write_isic2019,
+    "lmf_odir5k_resnet50": write_odir5k,
+    "cifar100_worm_sync": write_cifar100,
+}
+FIXTURES = {**{name: write for name, (write, _) in CASES.items()}, **PLAN_ONLY}
+LMF_FILES = [name for name in FIXTURES if name.startswith("lmf_")]
 
 
 def test_every_paper_file_has_a_case():
-    assert sorted(CASES) == sorted(p.stem for p in PARAMS.glob("*.yaml") if p.stem not in ("demo", "ci", "ablations", "study"))
+    assert sorted(FIXTURES) == sorted(p.stem for p in PARAMS.glob("*.yaml") if p.stem not in ("demo", "ci", "ablations", "study"))
 
 
 def planned_jobs(name: str, tmp_path: Path) -> dict[str, dict]:
     """The runner's plan of params/NAME.yaml, notebook name -> parameters, with its data set's
     fixture as data_root (the runner checks the data files) and pretrained=false (offline)."""
-    data = CASES[name][0](tmp_path / "data")
+    data = FIXTURES[name](tmp_path / "data")
     return {job.path.stem: job.parameters
             for job in plan(PARAMS / f"{name}.yaml", [f"data_root={data}", "pretrained=false"])[1]}
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", FIXTURES)
 def test_paper_params_hold_at_paper_scale(name, tmp_path):
     """What a paper-scale run would find out only hours in: the settings build, every method and
     its options are accepted, the other notebooks reuse the benchmark's models, the table exists."""
@@ -229,6 +239,7 @@ def test_paper_params_hold_at_paper_scale(name, tmp_path):
             assert jobs[notebook]["task_name"] in bench["tasks"]
             reused = jobs[notebook].get("label_methods") or jobs[notebook]["cam_training_methods"]
             assert set(reused) <= set(trained), notebook
+            assert set(jobs[notebook].get("score_methods", [])) <= set(trained), notebook
             assert set(jobs[notebook].get("cam_methods", [])) <= set(CAM_METHODS)
 
 
@@ -254,12 +265,14 @@ def test_paper_params_run_end_to_end_on_a_fixture(name, tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", LMF_FILES)
 def test_lmf_files_hold_the_lmf_papers_settings(name, tmp_path):
     """The LMF paper ("LMFLoss: A Hybrid Loss for Imbalanced Medical Image Classification", section 3.2) and its authors' config.ini / train.py / utils.py:
-    ImageNet EfficientNetV2-S, Adam 1e-4 (weight decay 5e-4), StepLR(30, 0.1), batch 32, 100
-    epochs, 224 px, a 70:15:15 split; ce, focal (gamma 1.5), ldam (max_m 0.5, s 30) and lmf (alpha 1.5,
-    beta 1, gamma 1.5), the LDAM margins as class weights of ldam, focal and both lmf terms."""
+    ImageNet EfficientNetV2-S or ResNet-50 (the paper reports both; one file each), Adam 1e-4 (weight
+    decay 5e-4), StepLR(30, 0.1), batch 32, 100 epochs, 224 px, a 70:15:15 split; ce, focal (gamma
+    1.5), ldam (max_m 0.5, s 30) and lmf (alpha 1.5, beta 1, gamma 1.5), the LDAM margins as class
+    weights of ldam, focal and both lmf terms."""
     bench = planned_jobs(name, tmp_path)["03_benchmark"]
     assert yaml.safe_load((PARAMS / f"{name}.yaml").read_text())["parameters"]["pretrained"] is True
-    assert (bench["arch"], bench["image_size"]) == ("efficientnetv2_s", 224)
+    arch = "resnet50" if name.endswith("_resnet50") else "efficientnetv2_s"
+    assert (bench["arch"], bench["image_size"]) == (arch, 224)
     assert (bench["optimizer"], bench["lr"], bench["batch_size"], bench["epochs"]) == ("adam", 1e-4, 32, 100)
     cfg = build(TrainConfig, {**{k: bench[k] for k in ("epochs", "batch_size", "lr", "optimizer")}, **bench["train"]}, name)
     assert (cfg.weight_decay, cfg.augment, cfg.select) == (5e-4, False, "best")
@@ -320,3 +333,14 @@ def test_step_schedule_multiplies_by_gamma_at_each_milestone():
 def test_step_milestones_must_be_fractions(milestones):
     with pytest.raises(ValueError, match="step_milestones must be fractions of training"):
         TrainConfig(schedule="step", step_milestones=milestones)
+
+
+def test_the_lmf_paper_backbones_each_have_a_file_with_the_same_settings():
+    """Every LMF file has its ResNet-50 twin, identical but for the backbone (and name, description)."""
+    for name in [n for n in LMF_FILES if not n.endswith("_resnet50")]:
+        effnet, resnet = (yaml.safe_load((PARAMS / f"{n}.yaml").read_text()) for n in (name, f"{name}_resnet50"))
+        assert (effnet["parameters"]["arch"], resnet["parameters"]["arch"]) == ("efficientnetv2_s", "resnet50")
+        for params in (effnet, resnet):
+            params["parameters"].pop("arch")
+            params.pop("name"), params.pop("description")
+        assert effnet == resnet, name

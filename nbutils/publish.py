@@ -215,13 +215,16 @@ def run_epochs(run_dir: Path) -> int:
 
 def length_section(run_dir: Path, length_runs: Sequence[Path], dest: Path) -> list[str]:
     """The training-length check: the papers' effects in ``run_dir`` and in each of ``length_runs``
-    (the same parameter file with other ``epochs``), as a Markdown section; [] without length runs."""
+    (the same parameter file with other ``epochs``; their trainings are enough, e.g. from
+    ``--train-only``), as a Markdown section; [] without length runs."""
     if not length_runs:
         return []
     runs = {}
     for folder in (run_dir, *length_runs):
-        check_run_folder(folder)
-        runs[run_epochs(folder)] = pd.read_csv(folder / "tables" / "benchmark_rows.csv")
+        rows = pd.DataFrame([row for row, _ in result_rows(folder)])
+        if rows.empty:
+            raise FileNotFoundError(f"{folder} holds no finished training (results/*/*/*/row.json)")
+        runs[run_epochs(folder)] = rows
     table = convergence.length_table(runs)
     table.round(4).to_csv(dest / "tables" / "training_length.csv", index=False)
     others = ", ".join(f"`{f.parent.name}/{f.name}` ({run_epochs(f)} epochs)" for f in length_runs)
@@ -239,8 +242,7 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
     length_runs: run folders of the same parameter file trained for other ``epochs`` (the
     training-length check)."""
     run_dir, dest, length_runs = Path(run_dir), Path(dest), [Path(f) for f in length_runs]
-    for folder in (run_dir, *length_runs):
-        check_run_folder(folder)
+    check_run_folder(run_dir)
     if dest.exists():
         shutil.rmtree(dest)
     for kind, pattern in (("tables", "*.csv"), ("figures", "*.png")):
@@ -308,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curve-methods", nargs="+", default=list(CURVE_METHODS),
                         help="methods whose validation curves are drawn (default: ce rg rg-oracle)")
     parser.add_argument("--length-runs", nargs="+", type=Path, default=[],
-                        help="run folders of the same parameter file trained for other epochs (training-length check)")
+                        help="run folders of the same parameter file trained for other epochs, e.g. with --train-only "
+                             "(the training-length check)")
     args = parser.parse_args(argv)
     print(f"report written: {publish(args.run_folder, args.dest, args.curve_methods, args.length_runs)}")
     return 0

@@ -71,6 +71,38 @@ def test_publish_writes_a_report_without_scores_or_models(tmp_path):
     assert not list(out.rglob("*.npy")) and not list(out.rglob("*.pt"))
 
 
+def length_run(root: Path, epochs: int, minority: dict[str, list[float]]) -> Path:
+    """Trainings of a run of params/study.yaml with ``epochs=`` (as ``--train-only`` leaves them)."""
+    run = root / "study" / f"e{epochs}"
+    run.mkdir(parents=True)
+    (run / "params.yaml").write_text(f"notebooks:\n- path: notebooks/03_benchmark.ipynb\n  parameters: {{epochs: {epochs}}}\n")
+    for method, values in minority.items():
+        for seed, value in enumerate(values):
+            folder = run / "results" / "t" / method / f"k-seed{seed}"
+            folder.mkdir(parents=True)
+            (folder / "row.json").write_text(json.dumps({"task": "t", "method": method, "seed": seed, "auroc": 0.9,
+                                                         "ap/rest": 0.99, "ap/T-shirt/top": value}))
+    return run
+
+
+def test_publish_sets_the_papers_effects_at_each_training_length_side_by_side(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "params.yaml").write_text("notebooks:\n- path: notebooks/03_benchmark.ipynb\n  parameters: {epochs: 24}\n")
+    for seed, (ce, rg) in enumerate(((0.80, 0.83), (0.81, 0.84), (0.82, 0.86))):
+        for method, value in (("ce", ce), ("rg", rg)):
+            row = run / "results" / "t" / method / f"k{seed}-seed{seed}" / "row.json"
+            row.write_text(json.dumps({"task": "t", "method": method, "seed": seed, "auroc": 0.9,
+                                       "ap/rest": 0.99, "ap/T-shirt/top": value}))
+    short = length_run(tmp_path, 8, {"ce": [0.80, 0.81, 0.82], "rg": [0.70, 0.72, 0.71]})
+    text = publish(run, tmp_path / "out", length_runs=[short]).read_text()
+    assert "## Does the answer depend on the training length?" in text
+    row = next(line for line in text.splitlines() if line.startswith("| t | rg - ce |"))
+    assert row.startswith("| t | rg - ce | -10.0 [") and "(a < b)" in row and "+3.3 [" in row and row.endswith("| yes |")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "training_length.csv")
+    assert sorted(table["epochs"]) == [8, 24]
+    assert "## Did every model plateau?" in text and (tmp_path / "out" / "tables" / "plateau.csv").is_file()
+
+
 def test_publish_refuses_an_unfinished_run_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="summary.json"):
         publish(tmp_path, tmp_path / "out")

@@ -453,6 +453,19 @@ def sync_claim(sync_table: pd.DataFrame | None, task: str, quantity: str, rg: st
         detail=result["detail"] + " (asynchrony: std across classes of ln(spread_t / spread_0), mean over epochs)")
 
 
+def with_auroc(row: dict, rows: pd.DataFrame, method_a: str, method_b: str, task: str, level: float) -> dict:
+    """A claims row whose detail also gives AUROC's paired difference a - b over seeds with its interval:
+    AUROC weighs the whole ranking where AP weighs its top, and the two can tell different stories."""
+    if "auroc" not in rows or not {method_a, method_b} <= set(rows.loc[rows["task"] == task, "method"]):
+        return row
+    d = paired_differences(rows, "auroc", method_a, method_b, task).to_numpy(dtype=float)
+    if len(d) < 2:
+        return row
+    low, high = interval(d, 0.0, level)
+    return row | dict(detail=f"{row['detail']}; AUROC {method_a} - {method_b}: {d.mean():+.3f} "
+                             f"[{low:+.3f}, {high:+.3f}] over {len(d)} seeds")
+
+
 def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
                  sync_table: pd.DataFrame | None = None, *, replicates: Replicates | None = None,
                  rg: str = "rg", ce: str = "ce", rg_random: str = "rg-random", sync_quantity: str = "val_ap",
@@ -477,12 +490,14 @@ def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
     with_minority, minority = minority_ap(rows, minority_classes)
     options = dict(level=level, min_effect=min_effect)
     table = [
-        claim_row("RG raises minority-class AP over CE",
-                  compare(with_minority, minority, rg, ce, task, replicates, **options)),
+        with_auroc(claim_row("RG raises minority-class AP over CE",
+                             compare(with_minority, minority, rg, ce, task, replicates, **options)),
+                   rows, rg, ce, task, level),
         rankings_disagree(with_minority, task, replicates, n_boot=n_boot,
                           ap_metric=task_ap_metric(with_minority, task, minority), **options),
-        claim_row("Random regrouping does not give RG's gain",
-                  compare(with_minority, minority, rg, rg_random, task, replicates, **options)),
+        with_auroc(claim_row("Random regrouping does not give RG's gain",
+                             compare(with_minority, minority, rg, rg_random, task, replicates, **options)),
+                   rows, rg, rg_random, task, level),
         sync_claim(sync_table, task, sync_quantity, rg, ce, **options),
     ]
     return pd.DataFrame(table, columns=COLUMNS)

@@ -309,3 +309,14 @@ def test_gains_over_compares_each_method_with_the_baseline():
     assert list(zip(gains["method_a"], gains["metric"])) == [("rusc", "ba"), ("rusc", "macro_ap"), ("rg", "ba"), ("rg", "macro_ap")]
     # rg - ce on macro AP is +0.06 on every seed: zero spread, so inconclusive
     assert list(gains["verdict"]) == ["holds", "does not hold", "holds", "inconclusive"]
+
+
+def test_the_rg_claims_give_aurocs_paired_difference_beside_the_minority_ap():
+    from nbutils.claims import judge_claims
+    rows = pd.DataFrame([{"task": "t", "method": m, "seed": s, "ba": 0.8, "macro_ap": 0.7, "ap/rest": 0.99,
+                          "ap/pos": ap + 0.01 * s, "auroc": auc + 0.001 * s * (m == "rg")}
+                         for m, ap, auc in (("ce", 0.5, 0.95), ("rg", 0.55, 0.96), ("rg-random", 0.52, 0.955))
+                         for s in range(3)])
+    table = judge_claims(rows, "t", ["pos"]).set_index("claim")
+    assert "AUROC rg - ce: +0.011 [" in table.loc["RG raises minority-class AP over CE", "detail"]
+    assert "AUROC rg - rg-random: +0.006 [" in table.loc["Random regrouping does not give RG's gain", "detail"]

@@ -163,18 +163,20 @@ def training_length_caveat(report: Path, rows: pd.DataFrame) -> str:
 
     parameters = yaml.safe_load((report / "params.yaml").read_text())["notebooks"][0]["parameters"]
     ce = rows[rows["method"] == "ce"].groupby("task", sort=False)["ba"].agg(["mean", "std"])
-    bas = ", ".join(f"{100 * r.mean:.1f} ± {100 * r.std:.1f} (std) on {task}" for task, r in ce.iterrows())
-    text = (f"**Training length.** These trainings ran {parameters['epochs']} epochs; CE's BA is {bas}.")
+    bas = ", ".join(f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} (std) on {task}" for task, r in ce.iterrows())
+    epochs = int(parameters["epochs"])
+    text = f"**Training length.** These trainings ran {epochs} epochs; CE's BA is {bas}."
     length = STUDY / "tables" / "training_length.csv"
     if length.is_file():
         table = pd.read_csv(length)
+        longest = int(table["epochs"].max())
         changed = [f"{task} {contrast}" for (task, contrast), part in table.groupby(["task", "contrast"], sort=False)
                    if part["verdict"].nunique() > 1]
         text += (f" In the study's training-length check, {len(changed)} of {table.groupby(['task', 'contrast']).ngroups} "
-                 f"effects change verdict between {table['epochs'].min()} and {table['epochs'].max()} epochs"
+                 f"effects change verdict between {table['epochs'].min()} and {longest} epochs"
                  + (f" ({', '.join(changed)})" if changed else "")
-                 + "; these ablation cells were not rerun at a longer length, so read their verdicts as "
-                   f"{parameters['epochs']}-epoch results.")
+                 + ("; these cells ran the check's longest length." if epochs >= longest else
+                    f"; these cells ran {epochs} epochs, so read their verdicts as {epochs}-epoch results."))
     return text
 
 

@@ -167,12 +167,15 @@ def gain_vs_nmi(rows: pd.DataFrame, task: str, cells: Sequence[Cell], metric: st
     return table.join(gains[["effect", "low", "high", "n_seeds", "verdict"]])
 
 
+MIN_BOOT_SEEDS = 5  # fewest seeds whose bootstrap resamples vary enough for a percentile interval
+
+
 def nmi_gain_correlation(rows: pd.DataFrame, task: str, cells: Sequence[Cell], metric: str,
                          baseline: str = "ce", n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
     """Spearman's rho between the cells' mean NMI and mean gain over ``baseline`` on ``metric``,
     with a 95% percentile interval from resampling seeds (the same seeds for every cell, so a
     seed that helps every cell moves them together). Needs 3+ cells with an NMI and 2+ seeds;
-    otherwise rho and its interval are NaN."""
+    otherwise rho and its interval are NaN; with fewer than ``MIN_BOOT_SEEDS`` seeds the interval is NaN."""
     task_rows = rows[rows.task == task]
     base = task_rows[task_rows.method == baseline].set_index("seed")[metric]
     labels = [c.label for c in cells]
@@ -189,6 +192,8 @@ def nmi_gain_correlation(rows: pd.DataFrame, task: str, cells: Sequence[Cell], m
         return out
     g, n = gain[keep].to_numpy(), nmi[keep].to_numpy()
     rho = lambda idx: stats.spearmanr(n[idx].mean(0), g[idx].mean(0)).statistic  # noqa: E731
+    if len(seeds) < MIN_BOOT_SEEDS:  # 3 seeds have 10 distinct resamples: a percentile interval of them is no interval
+        return {**out, "rho": float(rho(np.arange(len(seeds))))}
     rng = np.random.default_rng(seed)
     boots = np.array([rho(rng.integers(0, len(seeds), len(seeds))) for _ in range(n_boot)])
     low, high = np.nanquantile(boots, [0.025, 0.975])
@@ -200,6 +205,11 @@ def correlation_sentence(corr: dict[str, float], task: str) -> str:
     if np.isnan(corr["rho"]):
         return (f"*{task}*: too few cells with a cluster NMI ({corr['n_cells']}) or seeds ({corr['n_seeds']}) "
                 "to measure whether NMI predicts the gain.")
+    if np.isnan(corr["low"]):
+        return (f"*{task}*: Spearman's rho between cluster NMI and the gain over CE is {corr['rho']:+.2f} over "
+                f"{corr['n_cells']} cells; with {corr['n_seeds']} seeds a bootstrap over seeds cannot vary enough to "
+                f"give an interval (at least {MIN_BOOT_SEEDS} needed), so these cells do not show whether NMI "
+                "predicts the gain.")
     where = ("above 0: cells whose clusters match the fine labels more closely gain more" if corr["low"] > 0 else
              "below 0: cells whose clusters match the fine labels more closely gain less" if corr["high"] < 0 else
              "includes 0: these cells do not show whether NMI predicts the gain")

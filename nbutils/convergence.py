@@ -141,3 +141,33 @@ def length_markdown(table: pd.DataFrame) -> str:
         changes = "yes" if len(verdicts) > 1 else "no"
         lines.append(f"| {task} | {contrast} | " + " | ".join(cells) + f" | {changes} |")
     return "\n".join(lines)
+
+
+def seeds_to_decide(effect: float, std: float, min_effect: float = 0.01, level: float = 0.95,
+                    most: int = 200) -> int | None:
+    """The fewest seeds whose t-interval of the mean would decide a paired effect, if its mean and
+    seed std stayed as measured: the interval lying above 0 ('holds') or below ``min_effect`` ('does not
+    hold'), as nbutils.claims.compare decides. None when ``most`` seeds would not (or std is unknown).
+    A lower bound: it leaves out the test-image part of the claims' intervals."""
+    if not np.isfinite(effect) or not np.isfinite(std):
+        return None
+    for n in range(2, most + 1):
+        half = float(t_half_width(std, n, level))
+        if effect - half > 0 or effect + half < min_effect:
+            return n
+    return None
+
+
+def decide_lines(claims: pd.DataFrame, min_effect: float = 0.01) -> str:
+    """For each inconclusive claim with a paired seed std (claims.csv's ``spread``): how many seeds
+    would decide it at the measured mean and std."""
+    lines = []
+    for r in claims[(claims["verdict"] == "inconclusive") & claims["spread"].notna()].itertuples():
+        n = seeds_to_decide(r.effect, r.spread, min_effect)
+        need = f"about {n} seeds" if n else "more than 200 seeds (the mean is too close to the bounds)"
+        points = getattr(r, "unit", "points") == "points"
+        scale, unit = (100, " points") if points else (1, f" ({r.unit})")
+        lines.append(f"- *{r.task}* — {r.claim}: mean {scale * r.effect:+.{1 if points else 3}f}, seed std "
+                     f"{scale * r.spread:.{1 if points else 3}f}{unit} over {r.n_seeds} seeds; deciding it at this mean "
+                     f"and std needs {need}.")
+    return "\n".join(lines)

@@ -283,6 +283,12 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
         parts += ["## The papers' claims, judged on this run",
                   "Each effect in its unit (column `unit`: points; natural-log units for the synchrony claim) with the interval its verdict is read from (`tables/claims.csv`).",
                   claims_markdown(pd.read_csv(claims))]
+        undecided = convergence.decide_lines(pd.read_csv(claims))
+        if undecided:
+            parts += ["### What would decide the undecided claims?",
+                      "The fewest seeds whose 95% t-interval would lie above 0 or below the smallest effect worth "
+                      "claiming (1 point), if the mean and the seed std of the paired differences stayed as measured "
+                      "(a lower bound: the test-image part of the intervals is left out).", undecided]
     if len(curves):
         curves.round(4).to_csv(dest / "learning_curves.csv", index=False)
         fig = plot_learning_curves(curves)

@@ -60,15 +60,21 @@ def test_clear_of_baseline_compares_t_intervals():
 
 def test_nmi_gain_correlation_reads_the_cells_order():
     cells = [ablations.Cell(name, {}, {}) for name in ("a", "b", "c", "d")]
-    effects = {"a": [0.0, 0.01, 0.0], "b": [0.1, 0.11, 0.1], "c": [0.2, 0.2, 0.21], "d": [0.3, 0.31, 0.3]}
-    nmis = {"a": [0.1] * 3, "b": [0.2] * 3, "c": [0.3] * 3, "d": [0.4] * 3}
-    corr = ablations.nmi_gain_correlation(fake_rows(effects, nmis, [0.1, 0.2, 0.3]), "t", cells, "m", n_boot=50)
+    effects = {"a": [0.0, 0.01, 0.0, 0.0, 0.01], "b": [0.1, 0.11, 0.1, 0.1, 0.11], "c": [0.2, 0.2, 0.21, 0.2, 0.2],
+               "d": [0.3, 0.31, 0.3, 0.3, 0.31]}
+    nmis = {"a": [0.1] * 5, "b": [0.2] * 5, "c": [0.3] * 5, "d": [0.4] * 5}
+    ce = [0.1, 0.2, 0.3, 0.2, 0.1]
+    corr = ablations.nmi_gain_correlation(fake_rows(effects, nmis, ce), "t", cells, "m", n_boot=50)
     assert corr["rho"] == pytest.approx(1.0) and corr["low"] == pytest.approx(1.0) and corr["n_cells"] == 4
     assert "interval above 0" in ablations.correlation_sentence(corr, "t")
     reversed_nmi = {k: v for k, v in zip(nmis, reversed(list(nmis.values())))}
-    corr = ablations.nmi_gain_correlation(fake_rows(effects, reversed_nmi, [0.1, 0.2, 0.3]), "t", cells, "m", n_boot=50)
+    corr = ablations.nmi_gain_correlation(fake_rows(effects, reversed_nmi, ce), "t", cells, "m", n_boot=50)
     assert corr["rho"] == pytest.approx(-1.0)
-    too_few = ablations.nmi_gain_correlation(fake_rows(effects, nmis, [0.1, 0.2, 0.3]), "t", cells[:2], "m")
+    three = {k: v[:3] for k, v in effects.items()}  # 3 seeds: 10 distinct resamples, no interval
+    corr = ablations.nmi_gain_correlation(fake_rows(three, {k: v[:3] for k, v in nmis.items()}, ce[:3]), "t", cells, "m")
+    assert corr["rho"] == pytest.approx(1.0) and np.isnan(corr["low"])
+    assert "cannot vary enough to give an interval" in ablations.correlation_sentence(corr, "t")
+    too_few = ablations.nmi_gain_correlation(fake_rows(effects, nmis, ce), "t", cells[:2], "m")
     assert np.isnan(too_few["rho"]) and "too few cells" in ablations.correlation_sentence(too_few, "t")
 
 

@@ -55,3 +55,11 @@ def test_validation_curves_read_the_smallest_class_of_every_result(tmp_path):
     pd.DataFrame({"epoch": [0, 1], "val_ap/rest": [0.9, 0.95], "val_ap/pos": [0.3, 0.5]}).to_csv(folder / "history.csv")
     table = convergence.validation_curves(tmp_path)
     assert table[["epoch", "val_ap"]].values.tolist() == [[1, 0.3], [2, 0.5]]
+
+
+def test_the_seeds_that_would_decide_a_claim_follow_the_t_interval():
+    # mean 0.02, std 0.01: n=2 gives half 12.7 * 0.01 / 1.41 = 0.09; n=3: 0.0248; n=4: 0.0159 < 0.02
+    assert convergence.seeds_to_decide(0.02, 0.01) == 4
+    assert convergence.seeds_to_decide(-0.004, 0.007) == 4  # below 0.01 once half < 0.014: n = 4 (half 0.0111)
+    assert convergence.seeds_to_decide(0.0, 0.5) is None  # half must fall below 1 point: over 200 seeds
+    assert convergence.seeds_to_decide(float("nan"), 0.01) is None

@@ -114,6 +114,10 @@ def convergence_parts(report: Path) -> list[str]:
     from nbutils import convergence
 
     parts = []
+    undecided = convergence.decide_lines(pd.read_csv(report / "tables" / "claims.csv"))
+    if undecided:
+        parts.append("**What would decide the undecided claims** (seeds at the measured mean and seed std, a lower "
+                     "bound):\n\n" + undecided)
     if (report / "tables" / "plateau.csv").is_file():
         parts.append("**Did every model plateau?**\n\n"
                      + convergence.plateau_lines(pd.read_csv(report / "tables" / "plateau.csv")))

@@ -9,6 +9,18 @@ A class absent from ``y_true`` has no defined AP or AUROC: ``per_class_ap`` give
 (scikit-learn would give a misleading 0) and the macro averages skip it, as scikit-learn's
 balanced accuracy skips it. Precision, recall and F1 follow scikit-learn with zero_division=0.
 
+Every value is in [0, 1] (or NaN where undefined) by construction, on any CPU. A sum of floats
+can round one step past its exact value: scikit-learn's AP of a perfectly ranked class is the
+sum of its recall steps, 1.0000000000000002 for some tie patterns, and its NMI of two identical
+partitions is a ratio of separately summed entropies. So every metric passes through
+:func:`unit_interval` (clip to [0, 1], NaN kept) where it leaves this module: the return of
+``per_class_ap``, ``macro_ap``, ``auroc``, ``balanced_accuracy``, ``precision_recall_f1``,
+``accuracy_from_confusion``, ``normalized_mutual_info_score``, ``weighted_ap``,
+``weighted_auroc``, ``replicate_metrics`` and every number of ``evaluate``'s row. The clip moves
+a value by at most that rounding step (a few 1e-16); a larger excursion would be a bug, and
+:func:`unit_interval` raises on one beyond 1e-9 rather than hide it. Means of values in [0, 1]
+(``summarize``) stay in [0, 1]: rounded addition and division are monotonic.
+
 Intervals (the choice for every results table). A table cell is "mean ± h": the mean over
 seeds and the half-width h of its 95% interval. With n >= 2 seeds, h = t(0.975, n - 1) * s / sqrt(n)
 (s the sample std over seeds): the interval of the mean over training runs, which is what a
@@ -21,12 +33,29 @@ stratified split fixed them.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn import metrics as skm
+
+
+ROUNDING_SLACK = 1e-9  # how far past [0, 1] float rounding can take a metric; more is a bug
+
+
+def unit_interval(values):
+    """``values`` (a float or an array) clipped to [0, 1], NaN kept: a metric that float rounding
+    took one step past its range (AP 1.0000000000000002) back inside it. A value beyond
+    ``ROUNDING_SLACK`` outside [0, 1] is not rounding, and raises."""
+    array = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        outside = (array < -ROUNDING_SLACK) | (array > 1 + ROUNDING_SLACK)
+    if outside.any():
+        raise ValueError(f"a metric is outside [0, 1] by more than rounding: {array[outside][:5].tolist()}")
+    clipped = np.clip(array, 0.0, 1.0)  # np.clip keeps NaN
+    return float(clipped) if clipped.ndim == 0 else clipped
 
 
 def check_labels(y_true: np.ndarray, n_classes: int, name: str = "y_true") -> np.ndarray:
@@ -68,7 +97,7 @@ def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must have the same shape")
-    return float(skm.balanced_accuracy_score(y_true, y_pred))
+    return unit_interval(skm.balanced_accuracy_score(y_true, y_pred))
 
 
 def per_class_ap(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -79,12 +108,12 @@ def per_class_ap(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     ap = np.full(n_classes, np.nan)
     one_hot = np.eye(n_classes, dtype=int)[y]
     ap[present] = skm.average_precision_score(one_hot[:, present], s[:, present], average=None)
-    return ap
+    return unit_interval(ap)
 
 
 def macro_ap(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Mean per-class AP over the classes present in y_true."""
-    return float(np.nanmean(per_class_ap(y_true, scores)))
+    return unit_interval(np.nanmean(per_class_ap(y_true, scores)))
 
 
 def auroc(y_true: np.ndarray, scores: np.ndarray) -> float:
@@ -94,9 +123,9 @@ def auroc(y_true: np.ndarray, scores: np.ndarray) -> float:
     if present.sum() < 2:
         raise ValueError(f"AUROC needs at least two classes in y_true, got only class {np.flatnonzero(present)}")
     if s.shape[1] == 2:
-        return float(skm.roc_auc_score(y, s[:, 1]))
+        return unit_interval(skm.roc_auc_score(y, s[:, 1]))
     one_hot = np.eye(s.shape[1], dtype=int)[y]
-    return float(skm.roc_auc_score(one_hot[:, present], s[:, present], average="macro"))
+    return unit_interval(skm.roc_auc_score(one_hot[:, present], s[:, present], average="macro"))
 
 
 def precision_recall_f1(y_true: np.ndarray, y_pred: np.ndarray,
@@ -107,7 +136,7 @@ def precision_recall_f1(y_true: np.ndarray, y_pred: np.ndarray,
         raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=np.arange(n_classes), average=None, zero_division=0)
-    return precision, recall, f1
+    return unit_interval(precision), unit_interval(recall), unit_interval(f1)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -141,6 +170,7 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray, classes: list[str],
     }
     for name, values in (("ap", ap), ("f1", f1), ("recall", recall), ("precision", precision)):
         row.update({f"{name}/{c}": float(v) for c, v in zip(classes, values)})
+    row = {key: unit_interval(value) for key, value in row.items()}  # every metric leaves in [0, 1]
     row["confusion"] = matrix.tolist()
     return row
 
@@ -148,7 +178,13 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray, classes: list[str],
 def accuracy_from_confusion(matrix: np.ndarray | list) -> float:
     """Fraction of correct predictions from a (C, C) confusion matrix (the LMF paper's accuracy)."""
     m = np.asarray(matrix, dtype=float)
-    return float(np.trace(m) / m.sum())
+    return unit_interval(np.trace(m) / m.sum())
+
+
+def normalized_mutual_info_score(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
+    """scikit-learn's NMI (arithmetic normalisation) kept in [0, 1]: its ratio of separately
+    summed entropies is 1.0000000000000002 for some identical partitions."""
+    return unit_interval(skm.normalized_mutual_info_score(labels_true, labels_pred))
 
 
 def metric_columns(rows: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
@@ -242,13 +278,29 @@ def weighted_ap(relevant: np.ndarray, score: np.ndarray, weights: np.ndarray) ->
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         recall = tp / tp[:, -1:]
     gain = np.diff(np.concatenate([np.zeros((len(w), 1)), recall], axis=1), axis=1)
-    return (gain * precision).sum(axis=1)
+    return unit_interval((gain * precision).sum(axis=1))
+
+
+def weighted_auroc(relevant: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(B,) area under the ROC curve of ``score`` (N,) for the (N,) bool ``relevant`` under each row
+    of ``weights`` (B, N) (sample counts): the weighted share of (relevant, other) pairs the score
+    orders correctly, ties counting one half, as scikit-learn's roc_auc_score on the resampled set.
+    NaN where the relevant or the other samples have no weight."""
+    order = np.argsort(score, kind="mergesort")
+    s, rel, w = score[order], relevant[order].astype(float), weights[:, order]
+    starts = np.r_[0, np.flatnonzero(np.diff(s) != 0) + 1]  # one group per tied score, ascending
+    positive, negative = np.add.reduceat(w * rel, starts, axis=1), np.add.reduceat(w * (1 - rel), starts, axis=1)
+    below = np.cumsum(negative, axis=1) - negative  # other samples scored strictly lower
+    pairs = positive.sum(axis=1) * negative.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return unit_interval(np.where(pairs > 0, (positive * (below + 0.5 * negative)).sum(axis=1) / pairs, np.nan))
 
 
 def replicate_metrics(labels: np.ndarray, scores: np.ndarray, classes: Sequence[str],
                       weights: np.ndarray) -> dict[str, np.ndarray]:
-    """``evaluate``'s numeric metrics (but AUROC) of one run under each row of ``weights`` (B, N):
-    {name: (B,)}. labels (N,), scores (N, C); predictions are the argmax, as in ``evaluate``."""
+    """``evaluate``'s numeric metrics of one run under each row of ``weights`` (B, N): {name: (B,)}.
+    labels (N,), scores (N, C); predictions are the argmax, as in ``evaluate``; AUROC as ``auroc``
+    (binary: class 1's score; else the macro one-vs-rest over the classes with weight)."""
     y, s = check_scores(labels, scores)
     one_hot = np.eye(len(classes))[y]
     predicted = np.eye(len(classes))[s.argmax(axis=1)]
@@ -258,12 +310,19 @@ def replicate_metrics(labels: np.ndarray, scores: np.ndarray, classes: Sequence[
         precision = np.where(n_predicted > 0, tp / n_predicted, 0.0)
         f1 = np.where(support + n_predicted > 0, 2 * tp / (support + n_predicted), 0.0)
     ap = np.stack([weighted_ap(y == c, s[:, c], weights) for c in range(len(classes))], axis=1)
-    values = {"ba": np.nanmean(recall, axis=1), "accuracy": tp.sum(axis=1) / weights.sum(axis=1),
+    if len(classes) == 2:
+        auc = weighted_auroc(y == 1, s[:, 1], weights)
+    else:
+        with warnings.catch_warnings():  # a resample without some class: NaN, skipped by the mean
+            warnings.simplefilter("ignore", RuntimeWarning)
+            auc = np.nanmean(np.stack([weighted_auroc(y == c, s[:, c], weights) for c in range(len(classes))], axis=1),
+                             axis=1)
+    values = {"ba": np.nanmean(recall, axis=1), "accuracy": tp.sum(axis=1) / weights.sum(axis=1), "auroc": auc,
               "macro_ap": np.nanmean(ap, axis=1), "macro_f1": f1.mean(axis=1),
               "macro_recall": np.nan_to_num(recall).mean(axis=1), "macro_precision": precision.mean(axis=1)}
     for name, per_class in (("ap", ap), ("f1", f1), ("recall", recall), ("precision", precision)):
         values.update({f"{name}/{c}": per_class[:, i] for i, c in enumerate(classes)})
-    return values
+    return {name: unit_interval(v) for name, v in values.items()}
 
 
 def bootstrap_runs(labels: np.ndarray, run_scores: Mapping[Hashable, np.ndarray], classes: Sequence[str],

@@ -236,6 +236,14 @@ def length_section(run_dir: Path, length_runs: Sequence[Path], dest: Path) -> li
             convergence.length_markdown(table)]
 
 
+def relative_paths(page: Path, run_dir: Path) -> None:
+    """Write the run folder's absolute path in ``page`` (the parameters papermill injected) relative to
+    the folder the runner was started in, so a committed page names no path of one machine."""
+    absolute = run_dir.resolve()
+    start = absolute.parents[2]  # runs/<name>/<run-id> under the folder the runner was started in
+    page.write_text(page.read_text().replace(f"{start}/", ""))
+
+
 def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] = CURVE_METHODS,
             length_runs: Sequence[str | Path] = ()) -> Path:
     """Write the report of ``run_dir`` into ``dest`` (module docstring); returns ``dest/README.md``.
@@ -251,7 +259,8 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
     for name in ("report.html", "params.yaml", "summary.json"):
         copy_small(run_dir / name, dest / name)
     for path in sorted((run_dir / "html").glob("*.html")):
-        copy_small(path, dest / "html" / path.name)
+        if copy_small(path, dest / "html" / path.name):
+            relative_paths(dest / "html" / path.name, run_dir)
     summaries = []
     for path in sorted((run_dir / "tables").glob("summary_*.csv")):
         table = pd.read_csv(path)

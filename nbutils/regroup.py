@@ -23,7 +23,9 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans, SpectralClustering
-from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+from sklearn.metrics import silhouette_score
+
+from nbutils.metrics import normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import normalize as unit_rows

@@ -1,4 +1,4 @@
-"""The claims' rules on synthetic data where the truth is known (issue #24).
+"""The claims' rules on synthetic data where the truth is known.
 
 - The rank claim ("BA and AP rank methods differently") on the papers' named pairs: it must say
   *holds* in most replicates of a clear swap (RUSC raising BA and lowering AP over CE, as in the long

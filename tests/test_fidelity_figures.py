@@ -1,4 +1,4 @@
-"""The papers' figures as notebook 02 and 03 draw them (issue #24): Fig. 7's histogram is of the
+"""The papers' figures as notebook 02 and 03 draw them: Fig. 7's histogram is of the
 score its AP ranks, Fig. 5 is drawn on the labels each model is trained on, and the BA-against-AP
 figure uses the AP of the papers' tables."""
 import matplotlib

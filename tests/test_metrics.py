@@ -2,11 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import softmax
+from sklearn import metrics as skm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nbutils.metrics import (auroc, balanced_accuracy, bootstrap_runs, confusion, evaluate, format_mean_std,
-                             interval_table, macro_ap, per_class_ap, precision_recall_f1, replicate_metrics,
-                             stratified_weights, summarize, weighted_ap)
+                             interval_table, macro_ap, normalized_mutual_info_score, per_class_ap,
+                             precision_recall_f1, replicate_metrics, stratified_weights, summarize,
+                             unit_interval, weighted_ap, weighted_auroc)
 
 
 def random_task(n_classes: int, n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -155,9 +157,11 @@ def test_weighted_metrics_equal_evaluate_on_the_resampled_set(n_classes):
     for b, w in enumerate(np.vstack([np.ones(len(y)), weights])):
         picked = np.repeat(np.arange(len(y)), w.astype(int))
         expected = evaluate(y[picked], s[picked], classes)
-        for key in ("ba", "accuracy", "macro_ap", "macro_f1", "macro_recall", "macro_precision", "ap/c1", "f1/c0"):
+        for key in ("ba", "accuracy", "macro_ap", "auroc", "macro_f1", "macro_recall", "macro_precision", "ap/c1",
+                    "f1/c0"):
             assert values[key][b] == pytest.approx(expected[key]), key
     assert weighted_ap(y == 1, s[:, 1], np.ones((1, len(y))))[0] == pytest.approx(average_precision_score(y == 1, s[:, 1]))
+    assert weighted_auroc(y == 1, s[:, 1], np.ones((1, len(y))))[0] == pytest.approx(roc_auc_score(y == 1, s[:, 1]))
 
 
 def test_stratified_bootstrap_keeps_class_counts():
@@ -175,3 +179,42 @@ def test_single_seed_methods_get_a_test_image_interval():
     half = float(cell.split(" ± ")[1])
     assert 0.5 < half < 15  # a few points on 400 images, not zero and not absent
     assert " ± " not in interval_table(rows, ["ba"]).loc["ce", "ba"]  # no replicates: the mean alone
+
+
+# A make test failure on another CPU: scikit-learn's AP of a perfectly ranked class is the sum of its recall steps, and for
+# some tie patterns that sum rounds one step above 1. Found by a search over tie patterns: nine
+# positives scored 4, 3, 2 and six tied at 1 (recall steps 1/9, 1/9, 1/9, 6/9), one negative at 0.
+ROUNDING_UP_LABELS = np.array([1] * 9 + [0])
+ROUNDING_UP_SCORES = np.array([4, 3, 2, 1, 1, 1, 1, 1, 1, 0], dtype=float)
+# ... and its NMI of two identical partitions (one relabelled) is a ratio that rounds above 1 here.
+NMI_ROUNDING_UP = (np.array([0, 4, 4, 2, 2, 4, 5]), np.array([1, 0, 0, 3, 3, 0, 2]))
+
+
+def test_the_rounding_up_cases_still_round_up_in_scikit_learn():
+    """The cases below are real: without unit_interval these metrics would leave [0, 1]."""
+    assert average_precision_score(ROUNDING_UP_LABELS, ROUNDING_UP_SCORES) > 1
+    assert skm.normalized_mutual_info_score(*NMI_ROUNDING_UP) > 1
+
+
+def test_metrics_stay_in_the_unit_interval_when_the_summation_rounds_up():
+    p = ROUNDING_UP_SCORES
+    scores = np.stack([-p, p], axis=1)  # class 1 perfectly ranked; class 0 (one image) as well
+    assert per_class_ap(ROUNDING_UP_LABELS, scores).tolist() == [1.0, 1.0]
+    assert macro_ap(ROUNDING_UP_LABELS, scores) == 1.0
+    row = evaluate(ROUNDING_UP_LABELS, scores, ["rest", "positive"])
+    assert row["ap/positive"] == 1.0 and row["macro_ap"] == 1.0 and row["auroc"] == 1.0
+    for key, value in row.items():
+        if key != "confusion":
+            assert 0 <= value <= 1, key
+    weights = np.vstack([np.ones(len(p)), stratified_weights(ROUNDING_UP_LABELS, 50, np.random.default_rng(0))])
+    for key, values in replicate_metrics(ROUNDING_UP_LABELS, scores, ["rest", "positive"], weights).items():
+        assert ((values >= 0) & (values <= 1)).all(), key
+    assert normalized_mutual_info_score(*NMI_ROUNDING_UP) == 1.0
+
+
+def test_unit_interval_clips_rounding_keeps_nan_and_rejects_real_excursions():
+    assert unit_interval(1.0000000000000002) == 1.0 and unit_interval(-1e-17) == 0.0
+    assert np.isnan(unit_interval(float("nan"))) and unit_interval(0.25) == 0.25
+    np.testing.assert_array_equal(unit_interval(np.array([np.nan, 1 + 2e-16, 0.5])), [np.nan, 1.0, 0.5])
+    with pytest.raises(ValueError, match="outside"):
+        unit_interval(1.1)

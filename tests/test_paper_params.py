@@ -186,7 +186,7 @@ CASES = {
 }
 # Files whose plan is checked but which do not run end to end here: the LMF paper's ResNet-50 files
 # (their fixture run, with the backbone replaced by the small CNN, is their EfficientNetV2-S file's)
-# and notebook 02 at 99:1 on CIFAR-100 (issue #24: not in CI).
+# and notebook 02 at 99:1 on CIFAR-100 (not in CI).
 PLAN_ONLY = {
     "lmf_ham10000_resnet50": write_ham10000,
     "lmf_isic2019_resnet50": write_isic2019,

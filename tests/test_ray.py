@@ -3,8 +3,8 @@ for the module. Most tests run ``tests/ray_params.yaml`` — notebook 03 on one 
 ce and wce, one seed, 2 epochs — chosen for speed (two trainings of a few seconds; a worker can be
 killed after the first epoch's checkpoint). The comparisons of metrics between executors are exact:
 the same trainings on the same machine with one torch thread each, not stored numbers.
-The plan's test runs ``params/ci.yaml`` (slow: 4 minutes on 2 shared cores at load 6; the others
-together 2.5 minutes there)."""
+The plan's test reads the session's run of ``params/ci.yaml`` with ``--executor ray`` (tests/conftest.py's
+``ci_run``, which test_regression.py checks too), whose kernels recorded their run_cached calls."""
 import json
 import os
 import subprocess
@@ -24,25 +24,6 @@ from nbutils.run import main, plan, planned_trainings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = ROOT / "tests" / "ray_params.yaml"
-# The IPython startup file of the kernels of test_the_plan_is_every_training_the_notebooks_load: it
-# records every run_cached call (its result folder, and whether the result was already there).
-RECORDER = '''
-def _record_run_cached():  # names kept out of the notebook's namespace (it has a parameter 'methods')
-    import json, os
-    import nbutils.methods as module
-    real = module.run_cached
-    def run_cached(task, task_spec, entry, seed, run_dir, **settings):
-        folder = module.result_folder(task, task_spec, entry, seed, run_dir, **settings)
-        with open(os.environ["RUN_CACHED_RECORD"], "a") as f:
-            f.write(json.dumps({"key": folder.relative_to(run_dir).as_posix(),
-                                "finished_before": (folder / "row.json").is_file()}) + "\\n")
-        return real(task, task_spec, entry, seed, run_dir, **settings)
-    module.run_cached = run_cached
-_record_run_cached()
-del _record_run_cached
-'''
-
-
 @pytest.fixture(scope="module")
 def cluster():
     """A local Ray cluster with 2 CPUs that this process is connected to; its address for others."""
@@ -171,20 +152,14 @@ def test_a_task_without_a_gpu_sees_none_and_one_with_gpus_gets_them_from_ray():
 
 
 @pytest.mark.slow
-def test_the_plan_is_every_training_the_notebooks_load(cluster, tmp_path, monkeypatch):
+def test_the_plan_is_every_training_the_notebooks_load(ci_run):
     """params/ci.yaml with --executor ray: the notebooks' run_cached calls (recorded in their kernels)
     ask for exactly the plan's results, and every one was finished by the sweep before they ran."""
-    startup = tmp_path / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "record.py").write_text(RECORDER)
-    record = tmp_path / "run_cached.jsonl"
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    monkeypatch.setenv("RUN_CACHED_RECORD", str(record))
-    assert run(tmp_path, "ci", "--executor", "ray", params=ROOT / "params" / "ci.yaml") == 0
-    run_dir = tmp_path / "ci" / "ci"
+    assert ci_run.executor == "ray"
+    run_dir = ci_run.dir
     name, jobs = plan(ROOT / "params" / "ci.yaml", [])
     planned = {t.key for t in planned_trainings(jobs, run_dir)}
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    calls = [json.loads(line) for line in ci_run.record.read_text().splitlines()]
     assert {c["key"] for c in calls} == planned
     assert all(c["finished_before"] for c in calls)
     summary = json.loads((run_dir / "summary.json").read_text())

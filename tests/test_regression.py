@@ -1,5 +1,6 @@
 """Papermill run of every notebook with params/ci.yaml: each runs to the end and writes its
 figures, tables and metrics, and the metrics are in range with every method of the file present.
+The run is the session's ``ci_run`` (tests/conftest.py), shared with test_ray.py.
 
 No trained number is compared with a stored value: a 2-epoch run on 600 images is chaotic, and
 float rounding that differs between CPUs moves its metrics by more than any tolerance that would
@@ -8,9 +9,6 @@ checked by relation in tests/test_behaviour.py, and by fault in tests/test_mutat
 """
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -33,13 +31,10 @@ def expected_benchmark_runs() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    runs = tmp_path_factory.mktemp("runs")
-    done = subprocess.run([sys.executable, "-m", "nbutils.run", "params/ci.yaml", "--runs", str(runs),
-                           "--run-id", "ci"], cwd=ROOT, env={**os.environ, "CI": "1"},
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return runs / "ci" / "ci"
+def run(ci_run) -> Path:
+    """The session's one run of params/ci.yaml (tests/conftest.py: with --executor ray when Ray is
+    installed, so test_ray.py's plan test reads the same run instead of running the file again)."""
+    return ci_run.dir
 
 
 @pytest.mark.slow

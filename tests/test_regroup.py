@@ -168,14 +168,16 @@ def test_is_a_scikit_learn_estimator():
 def test_kmeans_keeps_the_best_of_several_starts():
     """A 4 x 4 grid of close blobs (noise 0.15, spacing 1): with one k-means++ start (sklearn's
     n_init='auto') 5 of these 20 seeds end in a local optimum (NMI 0.955-0.967 instead of 0.992,
-    measured); with KMEANS_N_INIT = 10 starts none does."""
+    measured); with KMEANS_N_INIT = 10 starts none does: all 20 at 0.992, under ATEN_CPU_CAPABILITY=default,
+    OMP_NUM_THREADS=1 and NBUTILS_TEST_FLOAT32=1 alike. The threshold sits midway between the two,
+    not 0.002 under the optimum, where one boundary point assigned otherwise on another CPU would cross it."""
     assert regroup.KMEANS_N_INIT == 10
     rng = np.random.default_rng(0)
     centres = np.array([(a, b) for a in range(4) for b in range(4)], dtype=float)
     X = np.concatenate([c + rng.normal(size=(25, 2)) * 0.15 for c in centres])
     fine = np.repeat(np.arange(16), 25)
     scores = [normalized_mutual_info_score(fine, regroup.cluster(X, 16, "kmeans", seed)) for seed in range(20)]
-    assert min(scores) > 0.99
+    assert min(scores) > 0.98
 
 
 def test_embeddings_are_l2_normalised_before_clustering():
@@ -276,3 +278,11 @@ def test_cluster_size_table_counts():
     assert list(cluster_size_table(pseudo, mapping, ["rest", "pos"]).columns) == ["class", "size"]
     with pytest.raises(ValueError, match="pseudo_labels must lie in 0..2"):
         cluster_size_table(np.array([0, 3]), mapping, ["rest", "pos"])
+
+
+def test_cluster_nmi_stays_in_the_unit_interval_when_sklearn_rounds_above_one():
+    from sklearn.metrics import normalized_mutual_info_score as sklearn_nmi
+    fine, pseudo = np.array([0, 4, 4, 2, 2, 4, 5]), np.array([1, 0, 0, 3, 3, 0, 2])
+    assert sklearn_nmi(fine, pseudo) > 1  # scikit-learn's own value rounds up here
+    diag = cluster_diagnostics(pseudo, np.zeros(4, dtype=int), fine)
+    assert diag["nmi"] == diag["nmi_within"] == diag["nmi_by_class"][0] == 1.0

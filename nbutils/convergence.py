@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from nbutils.claims import interval, paired_differences
 from nbutils.metrics import t_half_width
 
 PLATEAU_POINTS = 0.5
@@ -79,14 +80,12 @@ def plateau_lines(table: pd.DataFrame, points: float = PLATEAU_POINTS) -> str:
     return "\n".join(lines)
 
 
-def paired_effect(rows: pd.DataFrame, metric: str, a: str, b: str) -> dict[str, float]:
-    """Mean of ``metric`` (a - b) over the seeds both methods have, in points, with its 95% t-interval."""
-    wide = rows[rows["method"].isin([a, b])].pivot_table(index="seed", columns="method", values=metric)
-    if a not in wide or b not in wide:
-        return {"effect": np.nan, "low": np.nan, "high": np.nan, "n_seeds": 0}
-    diffs = 100 * (wide[a] - wide[b]).dropna()
-    half = float(t_half_width(diffs.std(), len(diffs))) if len(diffs) > 1 else np.nan
-    return {"effect": diffs.mean(), "low": diffs.mean() - half, "high": diffs.mean() + half, "n_seeds": len(diffs)}
+def paired_effect(rows: pd.DataFrame, metric: str, a: str, b: str, task: str) -> dict[str, float]:
+    """Mean of ``metric`` (a - b) over the seeds both methods have on ``task``, in points, with its 95%
+    t-interval (nbutils.claims' paired differences and interval, over seeds only)."""
+    diffs = 100 * paired_differences(rows, metric, a, b, task).to_numpy(dtype=float)
+    low, high = interval(diffs) if len(diffs) > 1 else (np.nan, np.nan)
+    return {"effect": diffs.mean() if len(diffs) else np.nan, "low": low, "high": high, "n_seeds": len(diffs)}
 
 
 def verdict(low: float, high: float) -> str:
@@ -112,7 +111,7 @@ def length_table(runs: dict[int, pd.DataFrame], contrasts: Sequence[tuple[str, s
                     continue
                 record = {"task": task, "contrast": f"{a} - {b}", "epochs": epochs}
                 for metric in metrics:
-                    effect = paired_effect(part, metric, a, b)
+                    effect = paired_effect(part, metric, a, b, task)
                     record.update({f"{metric}": effect["effect"], f"{metric}_low": effect["low"],
                                    f"{metric}_high": effect["high"]})
                     record["n_seeds"] = effect["n_seeds"]

@@ -36,6 +36,15 @@ if os.environ.get("NBUTILS_MUTATION"):
     mutations.apply(os.environ["NBUTILS_MUTATION"])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): each file's tests
+    run in one worker, so a module's fixtures are built once; test_ray.py and test_regression.py are
+    one group, so the session's ``ci_run`` (and its Ray cluster) exists once."""
+    for item in items:
+        group = "ci-run" if item.path.stem in ("test_ray", "test_regression") else item.path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 # ----------------------------------------------------------------------------- params/ci.yaml, run once
 ROOT = Path(__file__).resolve().parent.parent
 # An IPython startup file for the run's notebook kernels: it records every run_cached call (its

@@ -17,7 +17,7 @@ demo: install data  ## run every notebook on the default offline data into runs/
 	$(BIN)/python -m nbutils.run params/demo.yaml $(ARGS)
 
 test: install data browser  ## unit tests, then every notebook through papermill with params/ci.yaml
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 lab: install  ## JupyterLab (from .venv) on notebooks/, with the kernel "$(KERNEL)" installed by make install
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)

@@ -17,13 +17,24 @@ from __future__ import annotations
 import statistics
 import time
 
-# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
-from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
 import torch
 
-from nbutils.runtime import channels_last, cpu_has_native_bf16, pick_device
-from workloads import (arch_label, ceiling_steps, fashion_images, fit_epoch, model_for, one_batch,
-                       precision_label, resampled, steps_for, train_config)
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
+from workloads import (
+    arch_label,
+    ceiling_steps,
+    fashion_images,
+    fit_epoch,
+    model_for,
+    one_batch,
+    precision_label,
+    resampled,
+    steps_for,
+    train_config,
+)
+
+from nbutils.core.runtime import channels_last, cpu_has_native_bf16, pick_device
 
 # (arch, width, image px, batch size): loop_vs_ceiling.py's models; resnet18 at 28 px only (at 64 px
 # one step takes seconds on a CPU)

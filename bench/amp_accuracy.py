@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
 from harness import load_average, parse_args, report
-from nbutils.metrics import t_half_width
+
+from nbutils.core.metrics import t_half_width
 
 
 def paired(fp32: pd.DataFrame, bf16: pd.DataFrame) -> tuple[list[dict], int, int]:

@@ -5,7 +5,7 @@ after which compiling has paid for itself.
     python bench/compile.py [--quick] [--backend NAME] [--seconds S] [--repeats N] [--threads N]
                             [--results PATH]
 
-Each row trains a fresh seeded model in channels-last memory (as ``nbutils.train.fit`` has it)
+Each row trains a fresh seeded model in channels-last memory (as ``nbutils.methods.train.fit`` has it)
 with forward + backward + SGD step on one Fashion-MNIST batch in memory (the ceiling of
 bench/loop_vs_ceiling.py): eager against ``torch.compile(model)`` with the default inductor
 backend (``--quick`` uses ``aot_eager``: the same tracing without the C++ compilation, a smoke
@@ -19,12 +19,13 @@ from __future__ import annotations
 import copy
 import statistics
 
-# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
-from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
 import torch
 
-from nbutils.runtime import channels_last, pick_device
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
 from workloads import arch_label, ceiling_steps, model_for, one_batch, steps_for, train_config
+
+from nbutils.core.runtime import channels_last, pick_device
 
 # (arch, width, image px, batch size)
 FULL = [("cnn", 16, 28, 128), ("cnn", 32, 28, 128), ("cnn", 16, 64, 128)]

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import psutil
 import yaml
-
 from harness import load_average, parse_args, report
 
-from nbutils.report import read_summary
+from nbutils.runs.folder import read_summary
 
 REPO = Path(__file__).resolve().parent.parent
 GIB = 2**30

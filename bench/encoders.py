@@ -1,4 +1,4 @@
-"""Encoders: images/s of ``nbutils.encoders.encode`` for each encoder, and the speed-up of a cache
+"""Encoders: images/s of ``nbutils.methods.encoders.encode`` for each encoder, and the speed-up of a cache
 hit (the same call again) over encoding.
 
     python bench/encoders.py [--quick] [--n N] [--repeats N] [--results PATH]
@@ -17,9 +17,10 @@ import tempfile
 from typing import Any
 
 from harness import interleave, load_average, median_ratio, parse_args, progress_line, report, timed
-from nbutils.encoders import encode
-from nbutils.runtime import pick_device
 from workloads import fashion_images
+
+from nbutils.core.runtime import pick_device
+from nbutils.methods.encoders import encode
 
 # encoder -> options: each at its defaults (effnet-lite0 resizes to its default 96 px)
 FULL: dict[str, dict[str, Any]] = {"effnet-lite0": {}, "raw": {}, "pca": {}, "autoencoder": {}}

@@ -1,4 +1,4 @@
-"""Training loop against its ceiling: images/s of one epoch of ``nbutils.train.fit`` against
+"""Training loop against its ceiling: images/s of one epoch of ``nbutils.methods.train.fit`` against
 forward + backward + SGD step on ONE batch already in memory as float.
 
     python bench/loop_vs_ceiling.py [--quick] [--seconds S] [--repeats N] [--px 28 64] [--threads N]
@@ -22,14 +22,24 @@ from __future__ import annotations
 import statistics
 import time
 
-# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
-from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
-                     timed)
 import torch
 
-from nbutils.runtime import channels_last, pick_device
-from workloads import (arch_label, ceiling_steps, fashion_images, fit_epoch, model_for, one_batch,
-                       precision_label, resampled, steps_for, train_config)
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report, timed
+from workloads import (
+    arch_label,
+    ceiling_steps,
+    fashion_images,
+    fit_epoch,
+    model_for,
+    one_batch,
+    precision_label,
+    resampled,
+    steps_for,
+    train_config,
+)
+
+from nbutils.core.runtime import channels_last, pick_device
 
 # (arch, width, image px, batch size); resnet18 ignores width and takes a smaller batch: it is
 # slow on a CPU (one 128-image step at 64 px takes about 20 s on one core)

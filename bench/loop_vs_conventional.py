@@ -1,5 +1,5 @@
 """Training loop against the conventional pipeline: images/s of one epoch of
-``nbutils.train.fit`` against a torch DataLoader over a Dataset of PIL images with torchvision
+``nbutils.methods.train.fit`` against a torch DataLoader over a Dataset of PIL images with torchvision
 transforms per sample (RandomHorizontalFlip, RandomRotation(10), ToTensor, Normalize).
 
     python bench/loop_vs_conventional.py [--quick] [--seconds S] [--repeats N] [--workers 0 2]
@@ -22,19 +22,29 @@ from __future__ import annotations
 import copy
 import statistics
 
-# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
-from harness import (interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report,
-                     timed)
 import torch
+
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report, timed
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
+from workloads import (
+    arch_label,
+    fashion_images,
+    fit_epoch,
+    loop_data_epoch,
+    loss,
+    model_for,
+    one_batch,
+    resampled,
+    steps_for,
+    train_config,
+)
 
-from nbutils.data import TrainingSet
-from nbutils.runtime import pick_device
-from nbutils.train import make_optimizer
-from workloads import (arch_label, fashion_images, fit_epoch, loop_data_epoch, loss, model_for, one_batch, resampled,
-                       steps_for, train_config)
+from nbutils.core.runtime import pick_device
+from nbutils.data.imagesets import TrainingSet
+from nbutils.methods.train import make_optimizer
 
 # (arch, width, image px)
 FULL = [("cnn", 16, 28), ("cnn", 32, 28), ("cnn", 16, 64), ("cnn", 32, 64)]

@@ -1,13 +1,13 @@
 """Memory layout: images/s of a training step and of encoder inference with the model and batch in
 PyTorch's default (contiguous, NCHW) layout against channels-last (NHWC) memory, which
-``nbutils.train.fit`` and the effnet-lite0 encoder use.
+``nbutils.methods.train.fit`` and the effnet-lite0 encoder use.
 
     python bench/memory_format.py [--quick] [--seconds S] [--repeats N] [--threads N] [--results PATH]
 
 Training rows: forward + backward + SGD step on one Fashion-MNIST batch already in memory (the
 ceiling of bench/loop_vs_ceiling.py), two copies of the same seeded model, one per layout.
 Encoder row: EfficientNet-Lite0 (ImageNet weights, 1280-d pooled features) on a batch resized to
-96 px, as ``nbutils.encoders.encode('effnet-lite0')`` runs it, in eval mode without gradients.
+96 px, as ``nbutils.methods.encoders.encode('effnet-lite0')`` runs it, in eval mode without gradients.
 The sides alternate after a warm-up round; the ratio is the median of per-round ratios
 (> 1: channels-last is faster).
 """
@@ -16,13 +16,14 @@ from __future__ import annotations
 import copy
 import statistics
 
-# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
-from harness import interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report, timed
 import torch
 
-from nbutils.encoders import effnet_lite0_network, prepare_images
-from nbutils.runtime import channels_last, pick_device
+# harness first: it imports nbutils before torch, so nbutils' OMP_WAIT_POLICY default reaches torch
+from harness import interleave, load_average, median_ratio, parse_args, progress_line, ratio_range, report, timed
 from workloads import arch_label, ceiling_steps, fashion_images, model_for, one_batch, steps_for, train_config
+
+from nbutils.core.runtime import channels_last, pick_device
+from nbutils.methods.encoders import effnet_lite0_network, prepare_images
 
 # (arch, width, image px, batch size), as in bench/loop_vs_ceiling.py
 FULL = [("cnn", 16, 28, 128), ("cnn", 32, 28, 128), ("cnn", 16, 64, 128), ("cnn", 32, 64, 128),

@@ -1,11 +1,11 @@
 """One sweep of trainings with the local executor against Ray at 2 workers.
 
-The sweep is the trainings that ``python -m nbutils.run PARAMS --executor ray`` plans (nbutils.plan):
+The sweep is the trainings that ``python -m nbutils.run PARAMS --executor ray`` plans (nbutils.runs.plan):
 by default notebook 03 of ``params/ci.yaml`` with 8 methods on its 2 tasks, 1 seed, 2 epochs (16
 trainings). Local: the trainings one after another in this process with torch's threads (every
 core), as the local executor trains them inside a notebook. Ray: the same trainings as Ray tasks
 on a local cluster with ``--workers`` CPUs, one training per CPU at 1 torch thread
-(``nbutils.ray_executor.run_trainings``); the cluster's start is timed apart. Both write to fresh
+(``nbutils.runs.ray_executor.run_trainings``); the cluster's start is timed apart. Both write to fresh
 run folders, so every training runs. The ratio local / Ray is the speed-up of the sweep.
 
 From the measured per-training cost it derives the trainings per hour of this machine either way,
@@ -28,8 +28,9 @@ sys.path.append(str(Path(__file__).resolve().parent))
 import harness  # noqa: E402  (imports nbutils before torch: OMP_WAIT_POLICY=PASSIVE)
 import torch  # noqa: E402
 
-from nbutils.ray_executor import connect, run_trainings, train_on_worker  # noqa: E402
-from nbutils.run import REPO, plan, planned_trainings  # noqa: E402
+from nbutils.run import planned_trainings
+from nbutils.runs.parameters import REPO, plan  # noqa: E402
+from nbutils.runs.ray_executor import connect, run_trainings, train_on_worker  # noqa: E402
 
 METHODS = "methods=[ce, wce, focal, ldam, la, ros, augment, smote]"
 QUICK_METHODS = "methods=[ce, wce]"

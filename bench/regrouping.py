@@ -21,9 +21,9 @@ import multiprocessing as mp
 import statistics
 
 import numpy as np
-
 from harness import load_average, parse_args, report, timed
-from nbutils.regroup import CLUSTERINGS, Regrouper
+
+from nbutils.methods.regroup import CLUSTERINGS, Regrouper
 
 FULL_SIZES, FULL_DIMS = (10_000, 60_000, 200_000), (512, 1280)
 QUICK_SIZES, QUICK_DIMS = (200,), (8,)

@@ -1,4 +1,4 @@
-"""Self-supervised encoder: how long SimCLR (``encode(images, "simclr")``, nbutils.ssl) takes to train
+"""Self-supervised encoder: how long SimCLR (``encode(images, "simclr")``, nbutils.methods.ssl) takes to train
 on a task's training images, and what a cache hit costs after it.
 
     python bench/simclr.py [--quick] [--n N] [--epochs E] [--widths W ...] [--results PATH]
@@ -17,9 +17,10 @@ import os
 import tempfile
 
 from harness import load_average, parse_args, progress_line, report, timed
-from nbutils.encoders import encode
-from nbutils.runtime import autocast_dtype, pick_device
 from workloads import fashion_images
+
+from nbutils.core.runtime import autocast_dtype, pick_device
+from nbutils.methods.encoders import encode
 
 
 def measure(n: int, size: int, width: int, epochs: int, cache_root: str) -> dict:

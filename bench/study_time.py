@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-
 from harness import load_average, markdown_table, parse_args, report
-from nbutils.report import read_summary
+
+from nbutils.runs.folder import read_summary
 
 
 def trainings(run_dir: Path) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """The training workload the loop benchmarks share: Fashion-MNIST images, resampled indices, a
-model, one epoch of ``nbutils.train.fit``, and the ceiling (steps on one in-memory batch)."""
+model, one epoch of ``nbutils.methods.train.fit``, and the ceiling (steps on one in-memory batch)."""
 from __future__ import annotations
 
 import functools
@@ -7,13 +7,22 @@ import os
 
 import numpy as np
 import torch
-
 from harness import timed
-from nbutils.data import ImageSet, TrainingSet, load_dataset, resize
-from nbutils.losses import CrossEntropy
-from nbutils.models import make_model
-from nbutils.runtime import autocast, autocast_dtype, grad_scaler
-from nbutils.train import TrainConfig, as_input, augment_batch, epoch_generator, epoch_order, fit, make_optimizer
+
+from nbutils.core.runtime import autocast, autocast_dtype, grad_scaler
+from nbutils.data.datasets import load_dataset
+from nbutils.data.imagesets import ImageSet, TrainingSet, resize
+from nbutils.methods.losses import CrossEntropy
+from nbutils.methods.models import make_model
+from nbutils.methods.train import (
+    TrainConfig,
+    as_input,
+    augment_batch,
+    epoch_generator,
+    epoch_order,
+    fit,
+    make_optimizer,
+)
 
 os.environ.setdefault("NBUTILS_QUIET", "1")  # no progress bars in the tables' output
 NUM_CLASSES = 10
@@ -78,7 +87,7 @@ def fit_epoch(model: torch.nn.Module, data: TrainingSet, cfg: TrainConfig) -> No
 
 def loop_data_epoch(data: TrainingSet, cfg: TrainConfig, device: torch.device) -> None:
     """The loop's data handling alone, for one epoch: gather each batch's uint8 images by index,
-    convert to float and augment (nbutils.train's own functions), without the model."""
+    convert to float and augment (nbutils.methods.train's own functions), without the model."""
     images = data.images.to(device)
     order = epoch_order(data, 0, cfg.seed, None).to(device)
     generator = epoch_generator(device, cfg.seed, 0)

@@ -11,10 +11,10 @@ DEST (e.g. ``docs/results/study``) receives:
 - ``figures/``: the run's figures (PNG), plus ``learning_curves.png``;
 - ``learning_curves.csv``: validation AP of each task's smallest class by epoch, mean and 95%
   interval over seeds, for ``curve_methods`` (from every result's ``history.csv``);
-- ``tables/plateau.csv``: did each method's validation AP plateau (nbutils.convergence), with the
+- ``tables/plateau.csv``: did each method's validation AP plateau (nbutils.analysis.convergence), with the
   methods that did not named in the README;
 - ``tables/training_length.csv``: with ``--length-runs`` (run folders of the same parameter file
-  trained for other ``epochs``), the papers' effects at each training length (nbutils.convergence);
+  trained for other ``epochs``), the papers' effects at each training length (nbutils.analysis.convergence);
 - ``report.html`` and ``html/`` (the executed notebooks exported by the runner), each file only
   when under ``MAX_FILE_MB``; ``params.yaml`` and ``summary.json`` (provenance).
 
@@ -32,9 +32,10 @@ import matplotlib
 import pandas as pd
 import yaml
 
-from nbutils import convergence
-from nbutils.metrics import t_half_width
-from nbutils.report import claims_markdown, read_summary
+from nbutils.analysis import convergence
+from nbutils.analysis.markdown import claims_markdown
+from nbutils.core.metrics import t_half_width
+from nbutils.runs.folder import read_summary
 
 MAX_FILE_MB = 3.0
 MAX_TABLE_ROWS = 60

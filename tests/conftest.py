@@ -26,7 +26,7 @@ os.environ["NBUTILS_QUIET"] = "1"
 os.environ.setdefault("NBUTILS_CACHE", tempfile.mkdtemp(prefix="nbutils-test-cache-"))
 
 if os.environ.get("NBUTILS_TEST_FLOAT32", "") not in ("", "0"):
-    from nbutils import runtime
+    from nbutils.core import runtime
 
     runtime.cpu_has_native_bf16 = lambda: False
 
@@ -36,15 +36,6 @@ if os.environ.get("NBUTILS_MUTATION"):
     mutations.apply(os.environ["NBUTILS_MUTATION"])
 
 
-def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): each file's tests
-    run in one worker, so a module's fixtures are built once; test_ray.py and test_regression.py are
-    one group, so the session's ``ci_run`` (and its Ray cluster) exists once."""
-    for item in items:
-        group = "ci-run" if item.path.stem in ("test_ray", "test_regression") else item.path.stem
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 # ----------------------------------------------------------------------------- params/ci.yaml, run once
 ROOT = Path(__file__).resolve().parent.parent
 # An IPython startup file for the run's notebook kernels: it records every run_cached call (its
@@ -52,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_CACHED_RECORDER = '''
 def _record_run_cached():  # names kept out of the notebook's namespace (it has a parameter 'methods')
     import json, os
-    import nbutils.methods as module
+    import nbutils.methods.registry as module
     real = module.run_cached
     def run_cached(task, task_spec, entry, seed, run_dir, **settings):
         folder = module.result_folder(task, task_spec, entry, seed, run_dir, **settings)
@@ -69,10 +60,10 @@ del _record_run_cached
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory) -> SimpleNamespace:
     """params/ci.yaml run once for the whole session (the suite's longest step), read by
-    test_regression.py (the notebooks' outputs) and test_ray.py (the plan against what the kernels
-    loaded). With Ray installed it runs with ``--executor ray`` (the trainings first, on a local
-    2-CPU cluster, then every notebook through papermill) and its kernels record their run_cached
-    calls; without Ray, with the local executor. Returns ``dir`` (the run folder), ``executor`` and
+    test_regression.py (the notebooks' outputs, and the plan against what the kernels loaded): one
+    file, so that ``make test``'s ``--dist loadfile`` runs it in one worker, once. With Ray
+    installed it runs with ``--executor ray`` (the trainings first, on a local 2-CPU cluster, then
+    every notebook through papermill) and its kernels record their run_cached calls; without Ray, with the local executor. Returns ``dir`` (the run folder), ``executor`` and
     ``record`` (the run_cached record, None without Ray)."""
     root = tmp_path_factory.mktemp("ci-run")
     env = {**os.environ, "CI": "1"}

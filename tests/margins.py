@@ -20,9 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import conftest  # noqa: E402,F401  (the suite's settings, and NBUTILS_TEST_FLOAT32)
-from nbutils.data import make_task  # noqa: E402
-from nbutils.methods import run_method  # noqa: E402
 from test_behaviour import SETTINGS, SPEC, fine_label_agreement  # noqa: E402
+
+from nbutils.data.tasks import make_task  # noqa: E402
+from nbutils.methods.registry import run_method  # noqa: E402
 
 
 def main(seed: int) -> None:
@@ -37,17 +38,17 @@ def main(seed: int) -> None:
 
 def unit() -> None:
     import numpy as np
+    import test_methods_checks
+    import test_train
     import torch
     from sklearn.metrics import average_precision_score, normalized_mutual_info_score
 
-    import test_methods_checks
-    import test_train
-    from nbutils import regroup
-    from nbutils.data import TrainingSet
-    from nbutils.losses import make_loss
-    from nbutils.models import make_model
-    from nbutils.runtime import autocast_dtype
-    from nbutils.train import TrainConfig, fit, predict_scores
+    from nbutils.core.runtime import autocast_dtype
+    from nbutils.data.imagesets import TrainingSet
+    from nbutils.methods import regroup
+    from nbutils.methods.losses import make_loss
+    from nbutils.methods.models import make_model
+    from nbutils.methods.train import TrainConfig, fit, predict_scores
 
     measured = {"precision": str(autocast_dtype(torch.device("cpu"), "auto")), "torch_threads": torch.get_num_threads()}
     digits = make_task("digits", {"dataset": "digits"}, seed=0)

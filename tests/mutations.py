@@ -15,12 +15,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-import nbutils.data
-import nbutils.losses
-import nbutils.methods
-import nbutils.regroup
-import nbutils.sampling
-from nbutils.data import TrainingSet
+import nbutils.data.tasks
+import nbutils.methods.losses
+import nbutils.methods.registry
+import nbutils.methods.regroup
+import nbutils.methods.sampling
+from nbutils.data.imagesets import TrainingSet
 
 
 def replace_everywhere(module: Any, name: str, new: Any) -> None:
@@ -36,18 +36,18 @@ def wce_inverted() -> None:
     def weights(class_counts):
         counts = torch.as_tensor(class_counts, dtype=torch.float64)
         return (counts / counts.mean()).float()
-    replace_everywhere(nbutils.losses, "inverse_frequency_weights", weights)
+    replace_everywhere(nbutils.methods.losses, "inverse_frequency_weights", weights)
 
 
 def focal_gamma_ignored() -> None:
     """Focal loss that drops its (1 - p_t)^gamma factor: plain CE whatever gamma is."""
-    original = nbutils.losses.FocalLoss
+    original = nbutils.methods.losses.FocalLoss
 
     class FocalWithoutGamma(original):
         def __init__(self, n_classes, gamma, alpha=None):
             super().__init__(n_classes, gamma, alpha)
             self.gamma = 0.0
-    replace_everywhere(nbutils.losses, "FocalLoss", FocalWithoutGamma)
+    replace_everywhere(nbutils.methods.losses, "FocalLoss", FocalWithoutGamma)
 
 
 def ldam_margins_to_majority() -> None:
@@ -55,28 +55,28 @@ def ldam_margins_to_majority() -> None:
     def margins(class_counts, max_m=0.5):
         m = torch.as_tensor(class_counts, dtype=torch.float64) ** 0.25
         return (m * max_m / m.max()).float()
-    replace_everywhere(nbutils.losses, "ldam_margins", margins)
+    replace_everywhere(nbutils.methods.losses, "ldam_margins", margins)
 
 
 def sampler_identity() -> None:
     """Every sampler returns the training set it was given, unchanged."""
     def resample(name, images, labels, *, seed=0, **options):
         return TrainingSet(images, np.asarray(labels).astype(np.int64))
-    replace_everywhere(nbutils.sampling, "resample", resample)
+    replace_everywhere(nbutils.methods.sampling, "resample", resample)
 
 
 def kmeans_is_random() -> None:
     """clustering='kmeans' silently assigns random groups (the 'random' control)."""
-    original = nbutils.regroup.cluster
+    original = nbutils.methods.regroup.cluster
 
     def cluster(embeddings, k, clustering="kmeans", random_state=0):
         return original(embeddings, k, "random" if clustering == "kmeans" else clustering, random_state)
-    replace_everywhere(nbutils.regroup, "cluster", cluster)
+    replace_everywhere(nbutils.methods.regroup, "cluster", cluster)
 
 
 def max_is_mean() -> None:
     """Aggregation 'max' computes the mean of each class's pseudo-class scores."""
-    original = nbutils.regroup.aggregate
+    original = nbutils.methods.regroup.aggregate
 
     def aggregate(scores, mapping, how="max"):
         if how != "max":
@@ -84,26 +84,26 @@ def max_is_mean() -> None:
         sizes = np.bincount(np.asarray(mapping))
         total = original(scores, mapping, "sum")
         return total / (torch.as_tensor(sizes, dtype=total.dtype) if isinstance(total, torch.Tensor) else sizes)
-    replace_everywhere(nbutils.regroup, "aggregate", aggregate)
+    replace_everywhere(nbutils.methods.regroup, "aggregate", aggregate)
 
 
 def validation_on_test_split() -> None:
     """make_task hands the test split out as the validation split."""
-    original = nbutils.data.make_task
+    original = nbutils.data.tasks.make_task
 
     def make_task(*args, **kwargs):
         task = original(*args, **kwargs)
         return dataclasses.replace(task, val=task.test)
-    replace_everywhere(nbutils.data, "make_task", make_task)
+    replace_everywhere(nbutils.data.tasks, "make_task", make_task)
 
 
 def metrics_on_training_data() -> None:
     """run_method scores and evaluates the training images instead of the test images."""
-    original = nbutils.methods.run_method
+    original = nbutils.methods.registry.run_method
 
     def run_method(task, *args, **kwargs):
         return original(dataclasses.replace(task, test=task.train), *args, **kwargs)
-    replace_everywhere(nbutils.methods, "run_method", run_method)
+    replace_everywhere(nbutils.methods.registry, "run_method", run_method)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbutils import ablations
-from nbutils.ablations import BASE_LABEL, NMI
+from nbutils.analysis import ablations
+from nbutils.analysis.ablations import BASE_LABEL, NMI
 
 REGROUP = {"encoder": "effnet-lite0", "encoder_options": {"image_size": 64}}
 

@@ -3,9 +3,15 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from nbutils.autoencoder import (ConvAutoencoder, decode_latents, encode_images, fit_autoencoder,
-                                 shuffle_within_classes, stage_sizes)
-from nbutils.runtime import to_uint8
+from nbutils.core.runtime import to_uint8
+from nbutils.methods.autoencoder import (
+    ConvAutoencoder,
+    decode_latents,
+    encode_images,
+    fit_autoencoder,
+    shuffle_within_classes,
+    stage_sizes,
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,14 @@ import numpy as np
 import pytest
 import torch
 
-from nbutils.data import Task, make_task
-from nbutils.diagnostics import neighbour_agreement
-from nbutils.losses import drw_weights
-from nbutils.methods import Result, run_method
-from nbutils.metrics import evaluate
-from nbutils.regroup import aggregate
-from nbutils.train import evaluation_row, extract_features, predict_logits, softmax_scores
+from nbutils.analysis.diagnostics import neighbour_agreement
+from nbutils.core.metrics import evaluate
+from nbutils.data.imagesets import Task
+from nbutils.data.tasks import make_task
+from nbutils.methods.losses import drw_weights
+from nbutils.methods.registry import Result, run_method
+from nbutils.methods.regroup import aggregate
+from nbutils.methods.train import evaluation_row, extract_features, predict_logits, softmax_scores
 
 # CE never predicting the 5% minority is what test_ce_learns_the_task_but_not_its_minority expects
 pytestmark = pytest.mark.filterwarnings("ignore:.*predicts one class for every test image")

@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nbutils.cam import CAM_METHODS, class_activation_maps
-from nbutils.models import make_model
+from nbutils.analysis.cam import CAM_METHODS, class_activation_maps
+from nbutils.methods.models import make_model
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_bad_input_gets_a_clear_error(model, images):
 
 
 def test_smooth_gradcampp_is_repeatable_and_leaves_the_global_generator_alone():
-    from nbutils.cam import class_activation_maps
-    from nbutils.models import make_model
+    from nbutils.analysis.cam import class_activation_maps
+    from nbutils.methods.models import make_model
     torch.manual_seed(0)
     model = make_model("cnn", 3, in_channels=1, image_size=16, width=8)
     images = torch.randint(0, 256, (4, 1, 16, 16), dtype=torch.uint8)
@@ -109,7 +109,7 @@ def test_smooth_gradcampp_is_repeatable_and_leaves_the_global_generator_alone():
 def test_a_model_that_has_not_learnt_gives_empty_maps_with_no_centre_mass(model, images):
     """Zero output weights: no gradient reaches the last block, every Grad-CAM map is all zero,
     and its centre mass is NaN (once reported as 0.0, 'all mass outside the centre')."""
-    from nbutils.diagnostics import centre_mass, empty_maps
+    from nbutils.analysis.diagnostics import centre_mass, empty_maps
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     with torch.no_grad():
         last.weight.zero_()

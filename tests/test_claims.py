@@ -3,8 +3,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nbutils.claims import (COLUMNS, NEEDS_EPOCHS, asynchrony, asynchrony_table, bootstrap_tau, compare, gains_over, holm,
-                            judge_claims, rankings_disagree, task_ap_metric)
+from nbutils.analysis.claims import (
+    COLUMNS,
+    NEEDS_EPOCHS,
+    asynchrony,
+    asynchrony_table,
+    bootstrap_tau,
+    compare,
+    gains_over,
+    holm,
+    judge_claims,
+    rankings_disagree,
+    task_ap_metric,
+)
 
 
 def rows_from(values: dict[str, dict[str, list[float]]], task: str = "t") -> pd.DataFrame:
@@ -312,7 +323,7 @@ def test_gains_over_compares_each_method_with_the_baseline():
 
 
 def test_the_rg_claims_give_aurocs_paired_difference_beside_the_minority_ap():
-    from nbutils.claims import judge_claims
+    from nbutils.analysis.claims import judge_claims
     rows = pd.DataFrame([{"task": "t", "method": m, "seed": s, "ba": 0.8, "macro_ap": 0.7, "ap/rest": 0.99,
                           "ap/pos": ap + 0.01 * s, "auroc": auc + 0.001 * s * (m == "rg")}
                          for m, ap, auc in (("ce", 0.5, 0.95), ("rg", 0.55, 0.96), ("rg-random", 0.52, 0.955))

@@ -1,8 +1,8 @@
 """Settings by name: YAML values typed alike at every depth, dataclasses built with checked keys and types."""
 import pytest
 
-from nbutils.config import build, load_yaml, parse_override, read_value, set_nested
-from nbutils.train import TrainConfig
+from nbutils.core.config import build, load_yaml, parse_override, read_value, set_nested
+from nbutils.methods.train import TrainConfig
 
 
 def test_exponent_numbers_are_floats_at_every_depth():

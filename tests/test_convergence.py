@@ -1,11 +1,11 @@
-"""The convergence checks of a study's report (nbutils.convergence): exact, no training involved."""
+"""The convergence checks of a study's report (nbutils.analysis.convergence): exact, no training involved."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from nbutils import convergence
+from nbutils.analysis import convergence
 
 
 def curves(values: dict[str, list[list[float]]]) -> pd.DataFrame:

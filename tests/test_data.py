@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from nbutils.data import (PROFILES, ImageSet, load_dataset, make_task, make_tasks, one_vs_rest,
-                          profile_counts, stratified_sizes)
-from nbutils.readers import read_idx
+from nbutils.data.datasets import load_dataset
+from nbutils.data.imagesets import ImageSet
+from nbutils.data.readers import read_idx
+from nbutils.data.tasks import PROFILES, make_task, make_tasks, one_vs_rest, profile_counts, stratified_sizes
 
 FASHION = {"dataset": "fashion-mnist", "positive": "T-shirt/top", "train_size": 1000, "test_size": 500}
 
@@ -139,7 +140,7 @@ def test_subset_keeps_every_per_sample_field_aligned():
      r"dataset 'medmnist': unknown option\(s\) \['sise'\]; valid options: flag, size, file, image_size"),
 ])
 def test_task_specs_are_checked_up_front_with_the_valid_choices(spec, message):
-    from nbutils.data import check_task_spec
+    from nbutils.data.tasks import check_task_spec
     with pytest.raises(ValueError, match=message):
         check_task_spec("t", spec)
 
@@ -147,8 +148,8 @@ def test_task_specs_are_checked_up_front_with_the_valid_choices(spec, message):
 def test_a_missing_data_folder_is_named_with_the_files_within_a_second(tmp_path, monkeypatch):
     import time
 
-    from nbutils.data import check_task_spec
-    monkeypatch.setattr("nbutils.readers.read_idx", lambda path: pytest.fail("the check must not read files"))
+    from nbutils.data.tasks import check_task_spec
+    monkeypatch.setattr("nbutils.data.readers.read_idx", lambda path: pytest.fail("the check must not read files"))
     for offline in ("HF_HUB_OFFLINE", "NBUTILS_OFFLINE"):
         monkeypatch.delenv(offline, raising=False)
     start = time.perf_counter()
@@ -166,7 +167,7 @@ def test_a_missing_data_folder_is_named_with_the_files_within_a_second(tmp_path,
 
 
 def test_a_present_data_set_passes_the_check(idx_folder):
-    from nbutils.data import check_task_spec
+    from nbutils.data.tasks import check_task_spec
     check_task_spec("t", {"dataset": "fashion-mnist", "positive": 0, "train_size": 100}, data_root=idx_folder)
     check_task_spec("t", {"dataset": "digits", "positive": "3", "ratio": 5, "val_fraction": 0.2})
 
@@ -191,7 +192,7 @@ def small_grouped_pool(images_per_class=(20, 12, 10, 8, 8, 6, 6), images_per_gro
 
 
 def test_a_small_grouped_split_falls_back_per_class_with_a_warning_naming_the_classes():
-    from nbutils.data import split_indices
+    from nbutils.data.imagesets import split_indices
     labels, groups = small_grouped_pool()
     classes = ["nv", "mel", "bkl", "bcc", "akiec", "vasc", "df"]
     with pytest.warns(UserWarning, match=r"6 of 35 groups.*fewer than the 7 classes.*'vasc' \(3\), 'df' \(3\)"):
@@ -201,7 +202,7 @@ def test_a_small_grouped_split_falls_back_per_class_with_a_warning_naming_the_cl
 
 
 def test_a_class_with_a_single_group_is_named_with_its_count():
-    from nbutils.data import split_indices
+    from nbutils.data.imagesets import split_indices
     labels, groups = small_grouped_pool((20, 12, 10, 8, 8, 6, 2))
     with pytest.raises(ValueError, match="'df' has only 1 .*at least 2 needed.*add data of that class"):
         split_indices(labels, 0.15, seed=0, groups=groups, classes=["nv", "mel", "bkl", "bcc", "akiec", "vasc", "df"])
@@ -210,47 +211,32 @@ def test_a_class_with_a_single_group_is_named_with_its_count():
 def test_large_splits_are_unchanged_by_the_small_data_fallback():
     from sklearn.model_selection import train_test_split
 
-    from nbutils.data import split_indices
+    from nbutils.data.imagesets import split_indices
     labels = np.arange(500) % 5
     rest, part = split_indices(labels, 0.2, seed=3)
     _, expected = train_test_split(np.arange(500), test_size=0.2, stratify=labels, random_state=3)
     np.testing.assert_array_equal(part, np.sort(expected))
 
 
-DATA_MODULES = ("imagesets", "readers", "medical", "datasets", "data")
-
-
-def package_imports(module: str) -> set[str]:
-    """The nbutils modules that nbutils/<module>.py imports anywhere in its body (functions too)."""
-    import ast
-    from pathlib import Path
-
-    import nbutils
-    tree = ast.parse((Path(nbutils.__file__).parent / f"{module}.py").read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "nbutils":
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nbutils."):
-            found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("nbutils.")}
-    return found
+DATA_MODULES = ("imagesets", "readers", "medical", "datasets", "tasks")
 
 
 def test_the_data_modules_import_each_other_in_one_direction():
-    """types <- readers <- registry <- task building: no module imports one that imports it back
-    (data.py and medical.py imported each other before the split)."""
-    imports = {m: package_imports(m) & set(DATA_MODULES) for m in DATA_MODULES}
+    """imagesets <- readers, medical <- datasets <- tasks, within nbutils/data/ (the package-wide
+    direction and the absence of circles are tests/test_architecture.py's, whose parse this reads)."""
+    from test_architecture import GRAPH
+
+    imports = {m: {d.rpartition(".")[2] for d in GRAPH[f"nbutils.data.{m}"] if d.startswith("nbutils.data.")}
+               for m in DATA_MODULES}
     assert imports == {"imagesets": set(), "readers": {"imagesets"}, "medical": {"imagesets"},
                        "datasets": {"imagesets", "readers", "medical"},
-                       "data": {"imagesets", "datasets"}}
+                       "tasks": {"imagesets", "datasets"}}
 
 
 @pytest.mark.parametrize("statement", [
-    "import nbutils.medical",
-    "import nbutils.data",
-    "from nbutils.datasets import DATASETS; assert {'fashion-mnist', 'ham10000', 'csv-images'} <= set(DATASETS)",
+    "import nbutils.data.medical",
+    "import nbutils.data.tasks",
+    "from nbutils.data.datasets import DATASETS; assert {'fashion-mnist', 'ham10000', 'csv-images'} <= set(DATASETS)",
 ])
 def test_each_data_module_imports_alone_with_every_data_set_registered(statement):
     import subprocess
@@ -261,8 +247,8 @@ def test_each_data_module_imports_alone_with_every_data_set_registered(statement
 def test_data_set_options_are_checked_by_name_and_type_as_for_losses_and_samplers(tmp_path):
     from pathlib import Path
 
-    from nbutils.data import check_task_spec
-    from nbutils.datasets import check_dataset_options, dataset_options
+    from nbutils.data.datasets import check_dataset_options, dataset_options
+    from nbutils.data.tasks import check_task_spec
     assert check_dataset_options("csv-images", {"classes": ["D", "G"], "csv": Path("x.csv"), "test_fraction": 1}) \
         == {"classes": ["D", "G"], "csv": Path("x.csv"), "test_fraction": 1.0}
     assert dataset_options("medmnist") == {"flag": None, "size": 28, "file": None, "image_size": None}

@@ -4,11 +4,23 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nbutils.data import ImageSet, TrainingSet
-from nbutils.diagnostics import (UNTRAINED, ClassSpread, Evaluate, TargetSpread, centre_mass, class_spread, empty_maps, leader,
-                                 leader_sentence, neighbour_agreement, stratified_sample, with_untrained_row)
-from nbutils.models import make_model
-from nbutils.train import TrainConfig, evaluation_row, extract_features, fit, softmax_scores
+from nbutils.analysis.diagnostics import (
+    UNTRAINED,
+    ClassSpread,
+    Evaluate,
+    TargetSpread,
+    centre_mass,
+    class_spread,
+    empty_maps,
+    leader,
+    leader_sentence,
+    neighbour_agreement,
+    stratified_sample,
+    with_untrained_row,
+)
+from nbutils.data.imagesets import ImageSet, TrainingSet
+from nbutils.methods.models import make_model
+from nbutils.methods.train import TrainConfig, evaluation_row, extract_features, fit, softmax_scores
 
 
 def test_class_spread_is_the_within_class_share_of_the_total_variation():

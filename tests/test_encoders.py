@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from nbutils import encoders
-from nbutils.encoders import ENCODERS, encode
+from nbutils.core import runtime
+from nbutils.methods import encoders
+from nbutils.methods.encoders import ENCODERS, encode
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +75,7 @@ def test_second_call_loads_from_cache(monkeypatch, tmp_cache):
 
 
 def test_the_cache_keeps_bf16_and_fp32_embeddings_apart(monkeypatch, tmp_cache):
-    from nbutils import encoders
+    from nbutils.methods import encoders
 
     builds = count_builds(monkeypatch, "pca")
     images = grey_images()
@@ -85,11 +86,11 @@ def test_the_cache_keeps_bf16_and_fp32_embeddings_apart(monkeypatch, tmp_cache):
 
 def test_images_hash_depends_on_bytes_and_shape():
     images = grey_images()
-    assert encoders.images_hash(images) == encoders.images_hash(images.clone())
-    assert encoders.images_hash(images) != encoders.images_hash(images.reshape(3, 2, 8, 8))
+    assert runtime.images_hash(images) == runtime.images_hash(images.clone())
+    assert runtime.images_hash(images) != runtime.images_hash(images.reshape(3, 2, 8, 8))
     changed = images.clone()
     changed[0, 0, 0, 0] ^= 1
-    assert encoders.images_hash(images) != encoders.images_hash(changed)
+    assert runtime.images_hash(images) != runtime.images_hash(changed)
 
 
 # ---- bad input ----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbutils.claims import asynchrony, asynchrony_table, contraction_table, judge_claims, rankings_disagree
-from nbutils.diagnostics import class_spread
+from nbutils.analysis.claims import asynchrony, asynchrony_table, contraction_table, judge_claims, rankings_disagree
+from nbutils.analysis.diagnostics import class_spread
 
 REPLICATES = 40
 # true (BA, positive-class AP) of each method; seed noise is added per run

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import to_rgb
 
-from nbutils import plots
-from nbutils.metrics import evaluate
-from nbutils.regroup import aggregate
+from nbutils.analysis import plots
+from nbutils.core.metrics import evaluate
+from nbutils.methods.regroup import aggregate
 
 matplotlib.use("Agg")
 BINS = np.linspace(0, 1, 26)

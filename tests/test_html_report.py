@@ -16,10 +16,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from nbutils import provenance
-from nbutils.html_report import NOTEBOOK_HTML, write_html_report
-from nbutils.report import RunFolder, read_summary
 from nbutils.report import main as report_main
+from nbutils.runs import provenance
+from nbutils.runs.folder import RunFolder, read_summary
+from nbutils.runs.html_report import NOTEBOOK_HTML, write_html_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("ba_vs_ap_task", "per_class_ap_task")

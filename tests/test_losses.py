@@ -7,8 +7,15 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 
-from nbutils.losses import (LOSSES, check_loss_options, drw_weights, inverse_frequency_weights, ldam_margins,
-                             make_loss, posthoc_logit_adjust)
+from nbutils.methods.losses import (
+    LOSSES,
+    check_loss_options,
+    drw_weights,
+    inverse_frequency_weights,
+    ldam_margins,
+    make_loss,
+    posthoc_logit_adjust,
+)
 
 
 def close(a, b):

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nbutils import medical
-from nbutils.data import load_dataset, make_task
-from nbutils.medical import HAM10000_CLASSES, ISIC2019_CLASSES
+from nbutils.data import medical
+from nbutils.data.datasets import load_dataset
+from nbutils.data.medical import HAM10000_CLASSES, ISIC2019_CLASSES
+from nbutils.data.tasks import make_task
 
 SIZE = 8  # decoded image side: the 16x12 fixtures are resized to 12 -> 8 and centre-cropped
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from nbutils.data import make_task
-from nbutils.methods import METHODS, method_spec, run_benchmark, run_cached, run_method, split_options
+from nbutils.data.tasks import make_task
+from nbutils.methods.registry import METHODS, method_spec, run_benchmark, run_cached, run_method, split_options
 
 SPEC = {"dataset": "digits", "positive": 0, "ratio": 5}
 FAST = {"train": {"epochs": 1, "batch_size": 32}, "model": {"arch": "cnn", "width": 4},

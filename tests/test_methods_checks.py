@@ -9,12 +9,22 @@ import pytest
 import torch
 from torch import nn
 
-from nbutils import methods
-from nbutils.data import make_task
-from nbutils.encoders import encode
-from nbutils.methods import (METHODS, RegroupOptions, check_method, load_result, plan_method, run_cached,
-                             run_key, run_method, settings_from_parameters, training_inputs)
-from nbutils.train import TrainConfig
+from nbutils.data.tasks import make_task
+from nbutils.methods import registry as methods
+from nbutils.methods import settings as settings_module
+from nbutils.methods.encoders import encode
+from nbutils.methods.registry import (
+    METHODS,
+    check_method,
+    load_result,
+    plan_method,
+    run_cached,
+    run_key,
+    run_method,
+    training_inputs,
+)
+from nbutils.methods.settings import RegroupOptions, settings_from_parameters
+from nbutils.methods.train import TrainConfig
 
 SPEC = {"dataset": "digits", "positive": 0, "ratio": 5}
 FAST = {"train": {"epochs": 1, "batch_size": 32}, "model": {"arch": "cnn", "width": 4},
@@ -114,7 +124,7 @@ def test_bad_choices_fail_at_check_time_with_the_valid_ones_listed():
 
 
 def test_checks_load_no_data_and_no_encoder(monkeypatch):
-    monkeypatch.setattr(methods, "encode", lambda *a, **k: pytest.fail("check_method encoded images"))
+    monkeypatch.setattr(settings_module, "encode", lambda *a, **k: pytest.fail("check_method encoded images"))
     monkeypatch.setattr(methods, "fit", lambda *a, **k: pytest.fail("check_method trained"))
     start = time.perf_counter()
     for name in METHODS:

@@ -5,10 +5,25 @@ from scipy.special import softmax
 from sklearn import metrics as skm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nbutils.metrics import (auroc, balanced_accuracy, bootstrap_runs, confusion, evaluate, format_mean_std,
-                             interval_table, macro_ap, normalized_mutual_info_score, per_class_ap,
-                             precision_recall_f1, replicate_metrics, stratified_weights, summarize,
-                             unit_interval, weighted_ap, weighted_auroc)
+from nbutils.core.metrics import (
+    auroc,
+    balanced_accuracy,
+    bootstrap_runs,
+    confusion,
+    evaluate,
+    format_mean_std,
+    interval_table,
+    macro_ap,
+    normalized_mutual_info_score,
+    per_class_ap,
+    precision_recall_f1,
+    replicate_metrics,
+    stratified_weights,
+    summarize,
+    unit_interval,
+    weighted_ap,
+    weighted_auroc,
+)
 
 
 def random_task(n_classes: int, n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

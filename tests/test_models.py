@@ -5,9 +5,15 @@ import pytest
 import torch
 import torchvision
 
-from nbutils import models
-from nbutils.models import (IMAGE_ARCHS, IMAGENET_WEIGHTS, CosineClassifier, check_model_options, make_model,
-                            weights_file)
+from nbutils.methods import models
+from nbutils.methods.models import (
+    IMAGE_ARCHS,
+    IMAGENET_WEIGHTS,
+    CosineClassifier,
+    check_model_options,
+    make_model,
+    weights_file,
+)
 
 
 @pytest.fixture

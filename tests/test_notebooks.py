@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbutils.run import declared_parameters
+from nbutils.runs.parameters import declared_parameters
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 

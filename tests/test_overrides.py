@@ -2,7 +2,8 @@
 command-line order they may come in."""
 import pytest
 
-from nbutils.run import REPO, ParameterError, apply_overrides, main
+from nbutils.run import main
+from nbutils.runs.parameters import REPO, ParameterError, apply_overrides
 
 NOTEBOOK_A = {"epochs": {"type": "int", "default": "3"}, "train": {"type": "dict", "default": "{'momentum': 0.9}"},
               "tasks": {"type": "dict", "default": "{'t': {'dataset': 'digits'}}"}}

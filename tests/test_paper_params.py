@@ -14,18 +14,20 @@ import torch
 import yaml
 from PIL import Image
 
-from nbutils.cam import CAM_METHODS
-from nbutils.config import build
-from nbutils.data import TrainingSet
-from nbutils.encoders import ENCODERS
-from nbutils.losses import make_loss
-from nbutils.medical import HAM10000_CLASSES
-from nbutils.models import check_model_options
-from nbutils.methods import METHODS, ModelOptions, RegroupOptions, default_loss_options, method_spec, split_options
-from nbutils.report import paper_results
-from nbutils.run import main, plan
-from nbutils.sampling import sampler_options
-from nbutils.train import TrainConfig, make_schedule
+from nbutils.analysis.cam import CAM_METHODS
+from nbutils.analysis.papers import paper_results
+from nbutils.core.config import build
+from nbutils.data.imagesets import TrainingSet
+from nbutils.data.medical import HAM10000_CLASSES
+from nbutils.methods.encoders import ENCODERS
+from nbutils.methods.losses import make_loss
+from nbutils.methods.models import check_model_options
+from nbutils.methods.registry import METHODS, default_loss_options, method_spec, split_options
+from nbutils.methods.sampling import sampler_options
+from nbutils.methods.settings import ModelOptions, RegroupOptions
+from nbutils.methods.train import TrainConfig, make_schedule
+from nbutils.run import main
+from nbutils.runs.parameters import plan
 
 PARAMS = Path(__file__).resolve().parent.parent / "params"
 SMALL = ["epochs=1", "image_size=32", "seeds=[0]", "regroup={encoder: raw, n_clusters: 3}"]

@@ -5,9 +5,9 @@ import pytest
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
-from nbutils import plots
-from nbutils.metrics import balanced_accuracy, evaluate, summarize
-from nbutils.regroup import aggregate
+from nbutils.analysis import plots
+from nbutils.core.metrics import balanced_accuracy, evaluate, summarize
+from nbutils.methods.regroup import aggregate
 
 
 @pytest.fixture(autouse=True)

@@ -12,15 +12,16 @@ import pytest
 import torch
 import yaml
 
-from nbutils.data import ImageSet, Task, make_task, make_tasks, resize
-from nbutils.encoders import encode
-from nbutils.losses import LOSSES, make_loss
-from nbutils.methods import METHODS, regroup_task, run_method
-from nbutils.metrics import evaluate
-from nbutils.models import make_model
-from nbutils.regroup import Regrouper, aggregate
-from nbutils.sampling import PositiveEveryBatchSampler, resample
-from nbutils.train import extract_features, predict_logits
+from nbutils.core.metrics import evaluate
+from nbutils.data.imagesets import ImageSet, Task, resize
+from nbutils.data.tasks import make_task, make_tasks
+from nbutils.methods.encoders import encode
+from nbutils.methods.losses import LOSSES, make_loss
+from nbutils.methods.models import make_model
+from nbutils.methods.registry import METHODS, regroup_task, run_method
+from nbutils.methods.regroup import Regrouper, aggregate
+from nbutils.methods.sampling import PositiveEveryBatchSampler, resample
+from nbutils.methods.train import extract_features, predict_logits
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -48,7 +48,7 @@ def test_the_finder_flags_each_kind_of_outside_reference_and_not_in_repository_o
         assert outside_references(text), text
     inside = ["nbutils/resources/paper_tables.csv", "it is also issued as a warning", "once per session (pytest)",
               '"LMFLoss: A Hybrid Loss for Imbalanced Medical Image Classification", section 3.2',
-              "nbutils/datasets.py", "seeds: [0, 1]", "tests/conftest.py calls apply at session start"]
+              "nbutils/data/datasets.py", "seeds: [0, 1]", "tests/conftest.py calls apply at session start"]
     for text in inside:
         assert not outside_references(text), text
 

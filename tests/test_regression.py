@@ -1,6 +1,7 @@
 """Papermill run of every notebook with params/ci.yaml: each runs to the end and writes its
 figures, tables and metrics, and the metrics are in range with every method of the file present.
-The run is the session's ``ci_run`` (tests/conftest.py), shared with test_ray.py.
+The run is the session's ``ci_run`` (tests/conftest.py), with the Ray executor when Ray is
+installed: the last test checks that its plan is every training the notebooks loaded.
 
 No trained number is compared with a stored value: a 2-epoch run on 600 images is chaotic, and
 float rounding that differs between CPUs moves its metrics by more than any tolerance that would
@@ -15,7 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from nbutils.report import read_run_metrics, read_summary
+from nbutils.run import planned_trainings
+from nbutils.runs.folder import read_run_metrics, read_summary
+from nbutils.runs.parameters import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
@@ -33,7 +36,7 @@ def expected_benchmark_runs() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def run(ci_run) -> Path:
     """The session's one run of params/ci.yaml (tests/conftest.py: with --executor ray when Ray is
-    installed, so test_ray.py's plan test reads the same run instead of running the file again)."""
+    installed, so the plan test below reads the same run)."""
     return ci_run.dir
 
 
@@ -56,7 +59,7 @@ def test_every_notebook_writes_its_figures_tables_and_metrics(run):
 
 def undefined(key: str, value) -> bool:
     """A metric the notebooks leave undefined on purpose: the CAM centre mass of a model whose
-    maps are all empty (a collapsed 2-epoch model; nbutils.diagnostics.centre_mass gives NaN)."""
+    maps are all empty (a collapsed 2-epoch model; nbutils.analysis.diagnostics.centre_mass gives NaN)."""
     return key.startswith("cams/centre_mass/") and (value is None or value != value)
 
 
@@ -79,3 +82,19 @@ def test_every_method_of_the_parameter_file_is_reported_on_every_task(run):
     assert sorted(zip(rows.task, rows.method)) == sorted(expected_benchmark_runs())
     if "warning" in rows:
         assert not rows.warning.fillna("").str.contains("diverged").any(), rows[["task", "method", "warning"]]
+
+
+@pytest.mark.slow
+def test_the_plan_is_every_training_the_notebooks_load(ci_run):
+    """params/ci.yaml with --executor ray: the notebooks' run_cached calls (recorded in their kernels)
+    ask for exactly the plan's results, and every one was finished by the sweep before they ran."""
+    pytest.importorskip("ray")
+    assert ci_run.executor == "ray"
+    run_dir = ci_run.dir
+    name, jobs = plan(ROOT / "params" / "ci.yaml", [])
+    planned = {t.key for t in planned_trainings(jobs, run_dir)}
+    calls = [json.loads(line) for line in ci_run.record.read_text().splitlines()]
+    assert {c["key"] for c in calls} == planned
+    assert all(c["finished_before"] for c in calls)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["trainings"]["finished"] == len(planned) and not summary["trainings"]["failed"]

@@ -4,9 +4,15 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import normalized_mutual_info_score
 
-from nbutils import regroup
-from nbutils.regroup import (CLUSTERINGS, Regrouper, aggregate, cluster_diagnostics, cluster_size_table,
-                             n_clusters_per_class)
+from nbutils.methods import regroup
+from nbutils.methods.regroup import (
+    CLUSTERINGS,
+    Regrouper,
+    aggregate,
+    cluster_diagnostics,
+    cluster_size_table,
+    n_clusters_per_class,
+)
 
 
 def blobs(sizes_by_class: list[list[int]], seed: int = 0):

@@ -2,17 +2,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbutils.claims import judge_claims
-from nbutils.metrics import evaluate
-from nbutils import report
-from nbutils.report import (PAPER_ONLY_METHODS, PAPER_TABLE_KINDS, SOAP_NOTE, beside_papers, check_paper_columns,
-                            check_paper_dataset, claims_markdown, method_label, ours_intervals, paper_column,
-                            paper_datasets, paper_results, per_class_beside_papers, published_values,
-                            read_paper_tables, tables_for_task, wide_published)
+from nbutils.analysis import papers
+from nbutils.analysis.claims import judge_claims
+from nbutils.analysis.markdown import claims_markdown
+from nbutils.analysis.papers import (
+    PAPER_ONLY_METHODS,
+    PAPER_TABLE_KINDS,
+    SOAP_NOTE,
+    beside_papers,
+    check_paper_columns,
+    check_paper_dataset,
+    method_label,
+    ours_intervals,
+    paper_column,
+    paper_datasets,
+    paper_results,
+    per_class_beside_papers,
+    read_paper_tables,
+    tables_for_task,
+    wide_published,
+)
+from nbutils.core.metrics import evaluate
 
 
 def test_every_published_method_maps_to_one_of_ours():
-    from nbutils.methods import METHODS
+    from nbutils.methods.registry import METHODS
     table = read_paper_tables()
     assert table["method_here"].notna().all()
     assert set(table["method_here"]) <= set(METHODS) | set(PAPER_ONLY_METHODS)
@@ -97,7 +111,7 @@ def test_no_two_published_tables_share_a_column(kind_classes):
 
 def test_tables_named_by_source_and_number_alone_are_refused(monkeypatch):
     """The old naming (source + table): the two binary tables of the long paper's Table 1 collide."""
-    monkeypatch.setattr(report, "paper_column", lambda source, table, name, backbone="": f"{source} {table} {backbone}".strip())
+    monkeypatch.setattr(papers, "paper_column", lambda source, table, name, backbone="": f"{source} {table} {backbone}".strip())
     with pytest.raises(ValueError, match="share the column"):
         check_paper_columns(read_paper_tables())
     values = pd.DataFrame({"method_here": ["rg", "rg"], "column": ["t", "t"], "value": ["1", "2"]})

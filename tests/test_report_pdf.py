@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from nbutils.report import RunFolder  # noqa: E402
+from nbutils.runs.folder import RunFolder  # noqa: E402
 
 
 def test_save_figure_writes_a_png_and_a_vector_pdf_and_returns_the_figure(tmp_path):

@@ -11,7 +11,8 @@ import time
 import nbformat
 import pytest
 
-from nbutils.run import REPO, ParameterError, main, plan
+from nbutils.run import main
+from nbutils.runs.parameters import REPO, ParameterError, plan
 
 
 def write_notebook(path, parameters, body):
@@ -69,7 +70,7 @@ def test_parameters_and_overrides_reach_the_notebook(tmp_path, echo, caplog, cap
 def test_the_up_front_check_does_not_import_torchvision():
     """torchvision's import (with torch._dynamo) was a third of the check's 5 s budget; it loads
     where an image model or encoder is built."""
-    code = ("import sys; from nbutils.run import plan; from nbutils.run import REPO; "
+    code = ("import sys; from nbutils.runs.parameters import REPO, plan; "
             "plan(REPO / 'params' / 'ci.yaml', []); print('torchvision' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -137,15 +138,15 @@ def test_ctrl_c_leaves_a_summary_that_says_interrupted_and_how_to_resume(tmp_pat
     second = write_notebook(tmp_path / "second.ipynb", "run_dir: str = '.'", "pass")
     third = write_notebook(tmp_path / "third.ipynb", "run_dir: str = '.'", "pass")
     params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {echo}}}, {{path: {second}}}, {{path: {third}}}]\n")
-    import nbutils.run
-    real_execute = nbutils.run.execute
+    import nbutils.runs.notebooks
+    real_execute = nbutils.runs.notebooks.execute
 
     def interrupt_second(job, run_dir):
         if job.path == second:
             raise KeyboardInterrupt
         return real_execute(job, run_dir)
 
-    monkeypatch.setattr(nbutils.run, "execute", interrupt_second)
+    monkeypatch.setattr(nbutils.runs.notebooks, "execute", interrupt_second)
     runs = tmp_path / "my runs"
     assert main([str(params), "epochs=1", "--runs", str(runs), "--run-id", "r7"]) == 130
     summary = json.loads((runs / "t" / "r7" / "summary.json").read_text())["notebooks"]
@@ -158,9 +159,9 @@ def test_ctrl_c_leaves_a_summary_that_says_interrupted_and_how_to_resume(tmp_pat
 
 
 def test_notebooks_run_by_the_runner_keep_no_progress_bars(tmp_path, monkeypatch):
-    """The runner sets nbutils.runtime.quiet() for its kernels, so tqdm bars stay out of the outputs."""
+    """The runner sets nbutils.core.runtime.quiet() for its kernels, so tqdm bars stay out of the outputs."""
     probe = write_notebook(tmp_path / "quiet.ipynb", "run_dir: str = '.'",
-                           "import pathlib\nfrom nbutils.runtime import quiet\n"
+                           "import pathlib\nfrom nbutils.core.runtime import quiet\n"
                            "pathlib.Path(run_dir, 'quiet.txt').write_text(str(quiet()))")
     for switch in ("NBUTILS_QUIET", "CI"):
         monkeypatch.delenv(switch, raising=False)

@@ -3,8 +3,15 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from nbutils.sampling import (SAMPLERS, PositiveEveryBatchSampler, check_sampler_options, proportional_quotas,
-                              resample, sampler_options, smote_memory_gb)
+from nbutils.methods.sampling import (
+    SAMPLERS,
+    PositiveEveryBatchSampler,
+    check_sampler_options,
+    proportional_quotas,
+    resample,
+    sampler_options,
+    smote_memory_gb,
+)
 
 COUNTS = (60, 20, 8)  # digits 3, 5 and 8 (close enough for Borderline-SMOTE to find danger samples)
 FAST_DEEPSMOTE = dict(ae_epochs=2, latent_dim=8)

@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 
 import nbutils
-from nbutils import methods, settings as settings_module
-from nbutils.methods import ModelOptions, RegroupOptions, key_inputs, run_cached, run_key
-from nbutils.report import RunFolder
-from nbutils.settings import RunSettings, class_counts, one_vs_rest_task
-from nbutils.train import TrainConfig
+from nbutils.methods import registry as methods
+from nbutils.methods import settings as settings_module
+from nbutils.methods.registry import key_inputs, run_cached, run_key
+from nbutils.methods.settings import ModelOptions, RegroupOptions, RunSettings
+from nbutils.methods.train import TrainConfig
+from nbutils.runs import start as start_module
+from nbutils.runs.folder import RunFolder
+from nbutils.runs.start import class_counts, one_vs_rest_task
 
 SPEC = {"dataset": "digits", "positive": 0, "ratio": 5}
 FAST = {"train": {"epochs": 1, "batch_size": 32}, "model": {"arch": "cnn", "width": 4},
@@ -52,7 +55,7 @@ def test_start_returns_the_run_folder_the_tasks_and_the_complete_settings(tmp_pa
     ({"regroup": "raw"}, TypeError, "regroup must be a dict of options"),
 ])
 def test_start_checks_every_setting_before_reading_any_data(tmp_path, monkeypatch, changes, error, match):
-    monkeypatch.setattr(settings_module, "make_tasks", lambda *a: pytest.fail("read data before checking"))
+    monkeypatch.setattr(start_module, "make_tasks", lambda *a: pytest.fail("read data before checking"))
     with pytest.raises(error, match=match):
         nbutils.start(notebook_parameters(tmp_path, **changes))
 
@@ -121,8 +124,8 @@ def test_partial_and_complete_settings_of_one_run_share_a_key():
 def test_callbacks_are_not_part_of_the_key_and_a_result_without_their_columns_trains_again(tmp_path):
     """Per-epoch callbacks measure and do not change the training (tests/test_diagnostics.py), so
     notebook 03 loads what notebook 02 trained with them; a result lacking their columns retrains."""
-    from nbutils.data import make_tasks
-    from nbutils.diagnostics import TargetSpread
+    from nbutils.analysis.diagnostics import TargetSpread
+    from nbutils.data.tasks import make_tasks
 
     assert run_key(SPEC, "ce", 0, {**FAST, "callbacks": (TargetSpread(5),)}) == run_key(SPEC, "ce", 0, FAST)
     task = make_tasks({"digits-0": SPEC})["digits-0"]

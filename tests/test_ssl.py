@@ -1,4 +1,4 @@
-"""The self-supervised encoder (nbutils.ssl, encoder "simclr"): its loss by hand, its views, its
+"""The self-supervised encoder (nbutils.methods.ssl, encoder "simclr"): its loss by hand, its views, its
 cache, that only training images reach its training, and that its training is worth something."""
 import functools
 import math
@@ -10,10 +10,12 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.preprocessing import normalize
 
-from nbutils import ssl
-from nbutils.data import load_dataset, make_task, subsample_to_counts
-from nbutils.encoders import check_encoder_options, encode
-from nbutils.methods import RegroupOptions, Recipe, regroup_task, training_inputs
+from nbutils.data.datasets import load_dataset
+from nbutils.data.tasks import make_task, subsample_to_counts
+from nbutils.methods import ssl
+from nbutils.methods.encoders import check_encoder_options, encode
+from nbutils.methods.registry import Recipe, regroup_task, training_inputs
+from nbutils.methods.settings import RegroupOptions
 
 TINY = {"epochs": 1, "batch_size": 16, "width": 4}  # a training of well under a second
 

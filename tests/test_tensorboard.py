@@ -3,10 +3,10 @@ class) as TensorBoard scalars, beside the checkpoint when it has one; off by def
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-from nbutils import train
-from nbutils.train import TrainConfig
 from test_train import digits, train_digits  # noqa: F401  (digits is a fixture)
+
+from nbutils.methods import train
+from nbutils.methods.train import TrainConfig
 
 EPOCHS = 2
 

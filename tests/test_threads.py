@@ -1,13 +1,13 @@
-"""One torch thread per training on a CPU by default (nbutils.runtime.training_threads): the thread
+"""One torch thread per training on a CPU by default (nbutils.core.runtime.training_threads): the thread
 count changes trained numbers, so both executors train at one thread unless NBUTILS_THREADS says."""
 import json
 
 import pytest
 import torch
 
-from nbutils.data import make_tasks
-from nbutils.methods import run_cached
-from nbutils.runtime import THREADS_VARIABLE, torch_threads, training_threads
+from nbutils.core.runtime import THREADS_VARIABLE, torch_threads, training_threads
+from nbutils.data.tasks import make_tasks
+from nbutils.methods.registry import run_cached
 
 SPEC = {"dataset": "digits", "positive": 0, "ratio": 5}
 FAST = {"train": {"epochs": 1, "batch_size": 32}, "model": {"arch": "cnn", "width": 4}, "regroup": {"encoder": "raw"}}

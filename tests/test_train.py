@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from nbutils.data import TrainingSet, make_task
-from nbutils.losses import make_loss
-from nbutils.models import make_model
-from nbutils.train import TrainConfig, augment_batch, fit, predict_logits, predict_scores
+from nbutils.data.imagesets import TrainingSet
+from nbutils.data.tasks import make_task
+from nbutils.methods.losses import make_loss
+from nbutils.methods.models import make_model
+from nbutils.methods.train import TrainConfig, augment_batch, fit, predict_logits, predict_scores
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,7 @@ def test_concurrent_checkpoint_saves_never_collide(tmp_path):
     always loads. With one fixed temporary name, a writer's rename found its file already moved."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from nbutils.train import save_checkpoint
+    from nbutils.methods.train import save_checkpoint
     path = tmp_path / "checkpoint.pt"
 
     def writer(k):
@@ -225,7 +226,7 @@ def test_amp_true_trains_in_bf16_on_a_cpu_and_false_in_fp32(digits, amp, expecte
 
 
 def test_amp_auto_follows_the_cpus_native_bf16(monkeypatch):
-    from nbutils import runtime
+    from nbutils.core import runtime
 
     cpu = torch.device("cpu")
     for native in (True, False):
@@ -242,7 +243,7 @@ def test_amp_auto_follows_the_cpus_native_bf16(monkeypatch):
 
 
 def test_a_cap_below_bf16_reads_as_a_cpu_without_native_bf16(monkeypatch):
-    from nbutils import runtime
+    from nbutils.core import runtime
 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert runtime.cpu_has_native_bf16() is False

@@ -1,0 +1,172 @@
+"""Has a result converged? Two checks that a committed study's report shows (nbutils.publish).
+
+1. **Within a run, a plateau** (:func:`plateau_table`): the mean over seeds of the smallest class's
+   validation AP moves by less than :data:`PLATEAU_POINTS` (0.5 points) over the last quarter of the
+   epochs. Necessary, not sufficient: inside one cosine schedule the learning rate is near 0 at the
+   end, so every curve flattens there whether or not the model has fit.
+2. **Across training lengths** (:func:`length_table`): the same methods trained for a short length
+   and for the committed one (two run folders of one parameter file, ``epochs=`` overridden); the
+   effects the papers' claims rest on (RG - CE, random - RG, oracle - CE), each a paired difference
+   over seeds with its 95% t-interval, at both lengths. An answer that changes between them depended
+   on the training length.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from nbutils.analysis.claims import interval, paired_differences
+from nbutils.core.metrics import t_half_width
+
+PLATEAU_POINTS = 0.5
+# (method a, method b): the effect a - b, in the order the papers' questions ask them
+CONTRASTS: tuple[tuple[str, str], ...] = (("rg", "ce"), ("rg-random", "rg"), ("rg-oracle", "ce"),
+                                          ("rg-oracle-balanced", "ce"))
+
+
+def smallest_class(rows: pd.DataFrame) -> str:
+    """The smallest class of a task's rows: the last ``ap/`` column with values (the classes are in the
+    task's order, largest first for one-vs-rest tasks and long tails)."""
+    return [c for c in rows.columns if c.startswith("ap/") and rows[c].notna().any()][-1].removeprefix("ap/")
+
+
+def validation_curves(run_dir: Path) -> pd.DataFrame:
+    """Validation AP of each task's smallest class by epoch for every finished training of ``run_dir``:
+    one row per (task, method, seed, epoch)."""
+    records = []
+    for path in sorted((Path(run_dir) / "results").glob("*/*/*/row.json")):
+        row, history_path = json.loads(path.read_text()), path.parent / "history.csv"
+        if not history_path.is_file():
+            continue
+        history = pd.read_csv(history_path)
+        columns = [c for c in history.columns if c.startswith("val_ap/")]
+        if not columns:
+            continue
+        records += [{"task": row["task"], "method": row["method"], "seed": row["seed"], "epoch": int(e) + 1,
+                     "val_ap": v} for e, v in zip(history["epoch"], history[columns[-1]])]
+    return pd.DataFrame(records, columns=["task", "method", "seed", "epoch", "val_ap"])
+
+
+def plateau_table(curves: pd.DataFrame, points: float = PLATEAU_POINTS) -> pd.DataFrame:
+    """Per task and method: the mean over seeds of the smallest class's validation AP at the last epoch
+    (%), its change over the last quarter of the epochs (points) and ``plateaued``: |change| < points.
+    curves: :func:`validation_curves`."""
+    records = []
+    for (task, method), part in curves.groupby(["task", "method"], sort=False):
+        mean = part.groupby("epoch")["val_ap"].mean()
+        last = int(mean.index.max())
+        start = max(1, last - max(1, last // 4))
+        change = 100 * (mean[last] - mean[start])
+        records.append({"task": task, "method": method, "epochs": last, "n_seeds": part["seed"].nunique(),
+                        "val_ap": 100 * mean[last], "from_epoch": start, "change": change,
+                        "plateaued": bool(abs(change) < points)})
+    return pd.DataFrame(records)
+
+
+def plateau_lines(table: pd.DataFrame, points: float = PLATEAU_POINTS) -> str:
+    """Sentences generated from :func:`plateau_table`: per task, how many methods plateaued, naming
+    those that did not."""
+    lines = []
+    for task, part in table.groupby("task", sort=False):
+        moving = part[~part["plateaued"]]
+        named = ", ".join(f"{r.method} ({r.change:+.1f} since epoch {r.from_epoch})" for r in moving.itertuples())
+        lines.append(f"- **{task}**: {len(part) - len(moving)} of {len(part)} methods plateaued (validation AP of "
+                     f"the smallest class moved by less than {points} points over the last quarter of the epochs)"
+                     + (f"; still moving: {named}." if len(moving) else "."))
+    return "\n".join(lines)
+
+
+def paired_effect(rows: pd.DataFrame, metric: str, a: str, b: str, task: str) -> dict[str, float]:
+    """Mean of ``metric`` (a - b) over the seeds both methods have on ``task``, in points, with its 95%
+    t-interval (nbutils.analysis.claims' paired differences and interval, over seeds only)."""
+    diffs = 100 * paired_differences(rows, metric, a, b, task).to_numpy(dtype=float)
+    low, high = interval(diffs) if len(diffs) > 1 else (np.nan, np.nan)
+    return {"effect": diffs.mean() if len(diffs) else np.nan, "low": low, "high": high, "n_seeds": len(diffs)}
+
+
+def verdict(low: float, high: float) -> str:
+    """'a > b' when the interval lies above 0, 'a < b' below, else 'undecided'."""
+    if low > 0:
+        return "a > b"
+    if high < 0:
+        return "a < b"
+    return "undecided"
+
+
+def length_table(runs: dict[int, pd.DataFrame], contrasts: Sequence[tuple[str, str]] = CONTRASTS,
+                 metrics: Sequence[str] = ("minority_ap", "auroc")) -> pd.DataFrame:
+    """Each contrast a - b per task at each training length: the paired effect over seeds (points) of
+    the smallest class's AP (``minority_ap``) and of AUROC, with 95% intervals and the AP's verdict.
+    runs: epochs -> that run's rows (``tables/benchmark_rows.csv``)."""
+    records = []
+    for epochs, rows in sorted(runs.items()):
+        for task, part in rows.groupby("task", sort=False):
+            part = part.assign(minority_ap=part[f"ap/{smallest_class(part)}"])
+            for a, b in contrasts:
+                if not {a, b} <= set(part["method"]):
+                    continue
+                record = {"task": task, "contrast": f"{a} - {b}", "epochs": epochs}
+                for metric in metrics:
+                    effect = paired_effect(part, metric, a, b, task)
+                    record.update({f"{metric}": effect["effect"], f"{metric}_low": effect["low"],
+                                   f"{metric}_high": effect["high"]})
+                    record["n_seeds"] = effect["n_seeds"]
+                record["verdict"] = verdict(record["minority_ap_low"], record["minority_ap_high"])
+                records.append(record)
+    return pd.DataFrame(records)
+
+
+def length_markdown(table: pd.DataFrame) -> str:
+    """:func:`length_table` as a Markdown table, one row per task and contrast, one column per length."""
+    lengths = sorted(table["epochs"].unique())
+    header = ("| task | effect (a - b) | " + " | ".join(f"minority AP, {e} epochs | AUROC, {e} epochs" for e in lengths)
+              + " | answer changes? |\n|" + "---|" * (3 + 2 * len(lengths)))
+    lines = [header]
+    for (task, contrast), part in table.groupby(["task", "contrast"], sort=False):
+        part = part.set_index("epochs")
+        cells = []
+        for e in lengths:
+            if e not in part.index:
+                cells += ["", ""]
+                continue
+            r = part.loc[e]
+            cells += [f"{r.minority_ap:+.1f} [{r.minority_ap_low:+.1f}, {r.minority_ap_high:+.1f}] ({r.verdict})",
+                      f"{r.auroc:+.2f} [{r.auroc_low:+.2f}, {r.auroc_high:+.2f}]"]
+        verdicts = set(part["verdict"])
+        changes = "yes" if len(verdicts) > 1 else "no"
+        lines.append(f"| {task} | {contrast} | " + " | ".join(cells) + f" | {changes} |")
+    return "\n".join(lines)
+
+
+def seeds_to_decide(effect: float, std: float, min_effect: float = 0.01, level: float = 0.95,
+                    most: int = 200) -> int | None:
+    """The fewest seeds whose t-interval of the mean would decide a paired effect, if its mean and
+    seed std stayed as measured: the interval lying above 0 ('holds') or below ``min_effect`` ('does not
+    hold'), as nbutils.analysis.claims.compare decides. None when ``most`` seeds would not (or std is unknown).
+    A lower bound: it leaves out the test-image part of the claims' intervals."""
+    if not np.isfinite(effect) or not np.isfinite(std):
+        return None
+    for n in range(2, most + 1):
+        half = float(t_half_width(std, n, level))
+        if effect - half > 0 or effect + half < min_effect:
+            return n
+    return None
+
+
+def decide_lines(claims: pd.DataFrame, min_effect: float = 0.01) -> str:
+    """For each inconclusive claim with a paired seed std (claims.csv's ``spread``): how many seeds
+    would decide it at the measured mean and std."""
+    lines = []
+    for r in claims[(claims["verdict"] == "inconclusive") & claims["spread"].notna()].itertuples():
+        n = seeds_to_decide(r.effect, r.spread, min_effect)
+        need = f"about {n} seeds" if n else "more than 200 seeds (the mean is too close to the bounds)"
+        points = getattr(r, "unit", "points") == "points"
+        scale, unit = (100, " points") if points else (1, f" ({r.unit})")
+        lines.append(f"- *{r.task}* — {r.claim}: mean {scale * r.effect:+.{1 if points else 3}f}, seed std "
+                     f"{scale * r.spread:.{1 if points else 3}f}{unit} over {r.n_seeds} seeds; deciding it at this mean "
+                     f"and std needs {need}.")
+    return "\n".join(lines)

@@ -36,6 +36,7 @@ if os.environ.get("NBUTILS_MUTATION"):
     mutations.apply(os.environ["NBUTILS_MUTATION"])
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): each file's tests
     run in one worker, so a module's fixtures are built once; test_ray.py and test_regression.py are

@@ -13,8 +13,9 @@ DEST (e.g. ``docs/results/study``) receives:
   interval over seeds, for ``curve_methods`` (from every result's ``history.csv``);
 - ``tables/plateau.csv``: did each method's validation AP plateau (nbutils.analysis.convergence), with the
   methods that did not named in the README;
-- ``tables/training_length.csv``: with ``--length-runs`` (run folders of the same parameter file
-  trained for other ``epochs``), the papers' effects at each training length (nbutils.analysis.convergence);
+- ``tables/training_length.csv`` and ``tables/training_length_levels.csv``: with ``--length-runs`` (run
+  folders of the same parameter file trained for other ``epochs``), the papers' effects and each
+  method's minority AP at each training length (nbutils.analysis.convergence);
 - ``report.html`` and ``html/`` (the executed notebooks exported by the runner), each file only
   when under ``MAX_FILE_MB``; ``params.yaml`` and ``summary.json`` (provenance).
 
@@ -228,13 +229,22 @@ def length_section(run_dir: Path, length_runs: Sequence[Path], dest: Path) -> li
         runs[run_epochs(folder)] = rows
     table = convergence.length_table(runs)
     table.round(4).to_csv(dest / "tables" / "training_length.csv", index=False)
+    levels = convergence.level_table(runs)
+    levels.round(4).to_csv(dest / "tables" / "training_length_levels.csv", index=False)
     others = ", ".join(f"`{f.parent.name}/{f.name}` ({run_epochs(f)} epochs)" for f in length_runs)
     return ["## Does the answer depend on the training length?",
             f"The same settings trained for {', '.join(str(e) for e in sorted(runs))} epochs (this run: "
             f"{run_epochs(run_dir)}; also {others}). Each effect is a paired difference over seeds in points "
             "(minority AP: the smallest class's AP, %; AUROC ×100), mean and 95% t-interval; the verdict is the "
             "minority AP's: a > b or a < b when its interval excludes 0 (`tables/training_length.csv`).",
-            convergence.length_markdown(table)]
+            convergence.length_markdown(table),
+            "### Has each method converged at this run's length?",
+            f"A result counts as converged at a length when the mean over seeds of its minority test AP moves by "
+            f"less than {convergence.PLATEAU_POINTS} points from that length to the next longer one (the change is "
+            "paired over seeds, with its 95% t-interval; `tables/training_length_levels.csv`). Minority AP %, "
+            "mean ± std over seeds:",
+            convergence.level_markdown(levels),
+            convergence.level_lines(levels, run_epochs(run_dir))]
 
 
 def relative_paths(page: Path, run_dir: Path) -> None:

@@ -1,7 +1,5 @@
-"""What a notebook leaves in its run folder (figures as PNG, tables as CSV and JSON, the metrics a
-regression run compares) and the papers' published numbers to set beside ours.
-
-    python -m nbutils.report RUN_FOLDER    # writes RUN_FOLDER/report.html (nbutils.runs.html_report)
+"""``python -m nbutils.report RUN_FOLDER``: write RUN_FOLDER/report.html (nbutils.runs.html_report)
+for a finished or running run, and print its path.
 """
 from __future__ import annotations
 

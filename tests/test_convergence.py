@@ -48,6 +48,23 @@ def test_the_length_table_shows_an_answer_that_flips_with_the_training_length():
     assert "| t | rg - ce | -9.7" in markdown and markdown.splitlines()[2].endswith("| yes |")
 
 
+def test_a_method_whose_ap_still_moves_at_twice_the_length_has_not_converged():
+    short = rows({"ce": [0.80, 0.82, 0.81], "rg": [0.70, 0.73, 0.71]})
+    mid = rows({"ce": [0.85, 0.86, 0.84], "rg": [0.80, 0.81, 0.79]})
+    long = rows({"ce": [0.852, 0.858, 0.842], "rg": [0.84, 0.86, 0.83]})
+    table = convergence.level_table({8: short, 24: mid, 48: long}).set_index(["method", "epochs"])
+    assert table.loc[("ce", 24), "minority_ap"] == pytest.approx(85.0)
+    assert table.loc[("ce", 24), "std"] == pytest.approx(1.0)
+    assert table.loc[("ce", 24), "change"] == pytest.approx(0.0 + 0.2 / 3) and table.loc[("ce", 24), "converged"]
+    assert table.loc[("rg", 24), "change"] == pytest.approx(100 * (0.8433333 - 0.8), abs=1e-4)
+    assert not table.loc[("rg", 24), "converged"] and not table.loc[("ce", 8), "converged"]
+    assert table.loc[("ce", 48), "converged"] is None and pd.isna(table.loc[("ce", 48), "next_epochs"])
+    lines = convergence.level_lines(table.reset_index(), 24)
+    assert "1 of 2 methods converged at 24 epochs" in lines and "still moving at 24: rg (+4.3 [" in lines
+    markdown = convergence.level_markdown(table.reset_index())
+    assert "| t | ce | 81.0 ± 1.0 | 85.0 ± 1.0 | 85.1 ± 0.8 | +4.0 [" in markdown and "(yes) |" in markdown
+
+
 def test_validation_curves_read_the_smallest_class_of_every_result(tmp_path):
     folder = tmp_path / "results" / "t" / "ce" / "abc-seed0"
     folder.mkdir(parents=True)

@@ -8,7 +8,9 @@
    and for the committed one (two run folders of one parameter file, ``epochs=`` overridden); the
    effects the papers' claims rest on (RG - CE, random - RG, oracle - CE), each a paired difference
    over seeds with its 95% t-interval, at both lengths. An answer that changes between them depended
-   on the training length.
+   on the training length. And each method's own level (:func:`level_table`): a result counts as
+   converged at a length when the mean over seeds of its smallest class's test AP moves by less than
+   :data:`PLATEAU_POINTS` from that length to the next longer one.
 """
 from __future__ import annotations
 
@@ -139,6 +141,73 @@ def length_markdown(table: pd.DataFrame) -> str:
         verdicts = set(part["verdict"])
         changes = "yes" if len(verdicts) > 1 else "no"
         lines.append(f"| {task} | {contrast} | " + " | ".join(cells) + f" | {changes} |")
+    return "\n".join(lines)
+
+
+def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -> pd.DataFrame:
+    """Per task and method, at each training length: the smallest class's test AP (%, mean and std over
+    seeds), and to the next longer length its change (points, paired over the seeds both have, with its
+    95% t-interval) and ``converged``: |change| < points (None at the longest length).
+    runs: epochs -> that run's rows (``tables/benchmark_rows.csv``)."""
+    lengths = sorted(runs)
+    levels = {}
+    for epochs in lengths:
+        rows = runs[epochs]
+        for task, part in rows.groupby("task", sort=False):
+            minority = f"ap/{smallest_class(part)}"
+            for method, group in part.groupby("method", sort=False):
+                levels[task, method, epochs] = 100 * group.set_index("seed")[minority].astype(float)
+    records = []
+    for (task, method, epochs), ap in levels.items():
+        record = {"task": task, "method": method, "epochs": epochs, "n_seeds": len(ap),
+                  "minority_ap": ap.mean(), "std": ap.std(ddof=1) if len(ap) > 1 else np.nan,
+                  "next_epochs": None, "change": np.nan, "change_low": np.nan, "change_high": np.nan, "converged": None}
+        longer = [e for e in lengths if e > epochs and (task, method, e) in levels]
+        if longer:
+            diffs = (levels[task, method, longer[0]] - ap).dropna().to_numpy()
+            low, high = interval(diffs) if len(diffs) > 1 else (np.nan, np.nan)
+            record.update(next_epochs=longer[0], change=diffs.mean(), change_low=low, change_high=high,
+                          converged=bool(abs(diffs.mean()) < points))
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def level_markdown(table: pd.DataFrame) -> str:
+    """:func:`level_table` as a Markdown table: one row per task and method, its AP at each length and
+    each change to the next length with its interval and the rule's answer."""
+    lengths = sorted(table["epochs"].unique())
+    steps = list(zip(lengths, lengths[1:]))
+    header = ("| task | method | " + " | ".join(f"{e} epochs" for e in lengths) + " | "
+              + " | ".join(f"{a} → {b}: change (converged at {a}?)" for a, b in steps)
+              + " |\n|" + "---|" * (2 + len(lengths) + len(steps)))
+    lines = [header]
+    for (task, method), part in table.groupby(["task", "method"], sort=False):
+        part = part.set_index("epochs")
+        cells = [f"{part.loc[e, 'minority_ap']:.1f} ± {part.loc[e, 'std']:.1f}" if e in part.index else ""
+                 for e in lengths]
+        for a, b in steps:
+            r = part.loc[a] if a in part.index else None
+            if r is None or r["next_epochs"] != b:
+                cells.append("")
+                continue
+            cells.append(f"{r['change']:+.1f} [{r['change_low']:+.1f}, {r['change_high']:+.1f}] "
+                         f"({'yes' if r['converged'] else 'no'})")
+        lines.append(f"| {task} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def level_lines(table: pd.DataFrame, epochs: int, points: float = PLATEAU_POINTS) -> str:
+    """Sentences generated from :func:`level_table` about the length ``epochs`` (a study's own): per task,
+    how many methods converged there by the rule, naming those that still moved."""
+    lines = []
+    for task, part in table[(table["epochs"] == epochs) & table["converged"].notna()].groupby("task", sort=False):
+        moving = part[~part["converged"].astype(bool)]
+        named = ", ".join(f"{r.method} ({r.change:+.1f} [{r.change_low:+.1f}, {r.change_high:+.1f}])"
+                          for r in moving.itertuples())
+        nxt = int(part["next_epochs"].iloc[0])
+        lines.append(f"- **{task}**: {len(part) - len(moving)} of {len(part)} methods converged at {epochs} epochs "
+                     f"(minority test AP moved by less than {points} points from {epochs} to {nxt} epochs)"
+                     + (f"; still moving at {epochs}: {named}." if len(moving) else "."))
     return "\n".join(lines)
 
 

@@ -1,7 +1,5 @@
-"""What a notebook leaves in its run folder (figures as PNG, tables as CSV and JSON, the metrics a
-regression run compares) and the papers' published numbers to set beside ours.
-
-    python -m nbutils.report RUN_FOLDER    # writes RUN_FOLDER/report.html (nbutils.runs.html_report)
+"""The claims table and the gains over a baseline as Markdown sentences, each effect with its
+interval and verdict: what a notebook, the report and the README print about a run's outcome.
 """
 from __future__ import annotations
 

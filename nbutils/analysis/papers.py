@@ -1,7 +1,6 @@
-"""What a notebook leaves in its run folder (figures as PNG, tables as CSV and JSON, the metrics a
-regression run compares) and the papers' published numbers to set beside ours.
-
-    python -m nbutils.report RUN_FOLDER    # writes RUN_FOLDER/report.html (nbutils.runs.html_report)
+"""The papers' published numbers (``nbutils/resources/paper_tables.csv``) beside ours: which
+published table fits a task, each published method mapped to ours, and our rows with their intervals
+set beside the papers' (overall and per class).
 """
 from __future__ import annotations
 

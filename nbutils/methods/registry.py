@@ -38,7 +38,7 @@ from nbutils.methods.losses import check_loss_options, loss_options, make_loss
 from nbutils.methods.models import check_model_options, make_model
 from nbutils.methods.regroup import Regrouper, aggregate, cluster_diagnostics
 from nbutils.methods.sampling import PositiveEveryBatchSampler, check_sampler_options, resample, sampler_options
-from nbutils.methods.settings import ModelOptions, RegroupOptions
+from nbutils.methods.settings import SECTIONS, ModelOptions, RegroupOptions, RunSettings
 from nbutils.methods.train import TrainConfig, fit, predict_logits, predict_scores, softmax_scores
 
 logger = logging.getLogger(__name__)
@@ -375,12 +375,10 @@ def key_inputs(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int
     """Everything that shapes a result, as JSON-ready data: the task's spec (with its resolved image
     size, data root and seed), the method, its options and recipe, the seed, the run's settings and
     the result format. ``settings``: :func:`run_cached`'s keyword arguments; its ``train``/``model``/
-    ``regroup`` are taken whole, as a ``settings.RunSettings`` with every default filled in (so
+    ``regroup`` are taken whole, as a :class:`RunSettings` with every default filled in (so
     partial and complete dicts of the same settings agree, and a changed default is a changed
     setting), the rest as given. ``callbacks`` are left out: they measure, they do not change the
     training (tests/test_diagnostics.py), so notebook 03 loads what notebook 02 trained with them."""
-    from nbutils.methods.settings import SECTIONS, RunSettings  # nbutils.settings builds on this module
-
     name, options = method_spec(entry)
     shared = RunSettings.from_options(**{k: settings.get(k) for k in SECTIONS})
     extra = {k: v for k, v in settings.items() if k not in (*SECTIONS, "callbacks")}

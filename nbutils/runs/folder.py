@@ -1,7 +1,6 @@
-"""What a notebook leaves in its run folder (figures as PNG, tables as CSV and JSON, the metrics a
-regression run compares) and the papers' published numbers to set beside ours.
-
-    python -m nbutils.report RUN_FOLDER    # writes RUN_FOLDER/report.html (nbutils.runs.html_report)
+"""What a notebook leaves in its run folder: figures as PNG and PDF, tables as CSV and JSON, and the
+metrics a regression run compares (:class:`RunFolder`); and the readers of a finished run's
+``summary.json`` and metrics.
 """
 from __future__ import annotations
 

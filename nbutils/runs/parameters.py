@@ -1,33 +1,12 @@
-"""Run the notebooks a parameter file lists, with papermill, into ``runs/NAME/<run-id>/``.
+"""A parameter file read and checked before anything runs: the notebooks it lists, the parameters
+each receives, every ``key=value`` override applied.
 
-    python -m nbutils.run params/demo.yaml [key=value ...] [--run-id ID] [--dry-run] [--list-params]
-                                           [--only NOTEBOOK] [--keep-going]
-                                           [--executor ray [--address ADDRESS] [--train-only] ...]
-
-A parameter file has ``name``, shared ``parameters`` (each notebook receives those its
-``parameters`` cell declares) and ``notebooks`` (``path`` and notebook-only ``parameters``).
-``key=value`` words override parameters by name (``epochs=1``, ``tasks.tshirt.train_size=500``,
-``train.weight_decay=1e-4``), in any order with the options. Before any notebook starts, every
-key and the type of every value are checked against the notebooks' parameters cells, and what
-the values name — tasks and their data files, methods and their options, encoders, projection,
-CAM methods, the papers' data set — is checked as the notebooks will use it; an error names the
-parameter and the valid choices. ``--dry-run`` stops there and prints the plan; ``--list-params``
-prints every parameter with its type, default and help; ``--only 03`` runs just the notebooks
-whose name contains '03'. Each notebook writes its figures (PNG) and metrics (JSON, CSV) into the
-run folder beside its executed copy; a failing notebook gives a non-zero exit that names it and
-its failing cell, and the notebooks after it are not run (``--keep-going`` runs them).
-``--run-id`` of an earlier run resumes it: finished trainings are loaded and interrupted ones
-continue from their checkpoints. ``summary.json`` holds each notebook's status and time and the run's provenance
-(nbutils.runs.provenance); ``report.html`` shows the run (nbutils.runs.html_report). Ctrl-C writes both,
-marking the run interrupted with the command that resumes it, and exits with 130.
-
-``--executor ray`` (default ``local``: each notebook trains what it needs as it runs) first plans
-every training the notebooks will ask for (nbutils.runs.plan), trains them as Ray tasks on the cluster
-at ``--address`` or on a local one (nbutils.runs.ray_executor), and then runs the notebooks, which load
-every result instead of training. ``summary.json`` then also says what the sweep did
-(``trainings``). A training that fails for good is named with its error; the notebooks are then
-not run (``--keep-going`` runs them, and they train what is missing themselves) and the exit is
-non-zero. ``--train-only`` stops after the trainings.
+Each notebook receives the shared ``parameters`` its ``parameters`` cell declares and its own. Every
+key and the type of every value are checked against the notebooks' parameters cells, and what the
+values name (tasks and their data files, methods and their options, encoders, projection, CAM
+methods, the papers' data set) is checked as the notebooks will use it; an error
+(:class:`ParameterError`) names the parameter and the valid choices. :func:`plan` returns the
+checked :class:`NotebookJob` list that ``python -m nbutils.run`` executes.
 """
 from __future__ import annotations
 

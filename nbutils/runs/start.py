@@ -1,13 +1,10 @@
-"""A run's shared settings, from the notebook's parameters to every saved result.
+"""A notebook's setup: ``out, task_data, settings = nbutils.start(globals())``.
 
-A notebook's parameters cell declares the training (``epochs``, ``batch_size``, ``lr``, ``optimizer``,
-``train``), model (``arch``, ``width``, ``pretrained``) and regrouping (``regroup``) options; the runner
-injects a parameter file's values there. :func:`start` turns them, once, into a :class:`RunSettings`:
-every option checked by name and type (``config.build``) before any data is loaded, every default
-filled in. The same object is passed to every method (``run_cached(..., **settings)``), hashed whole
-with the task's spec into each result's key and written beside each result as ``settings.json``
-(as nanoGPT keeps its config in every checkpoint), so a result is found again only under the
-settings that made it.
+A notebook's parameters cell declares its run folder, tasks, data root and image size beside the
+shared settings; the runner injects a parameter file's values there. :func:`start` checks the
+settings first (``methods.settings.RunSettings``: every option by name and type, every default
+filled in), so a wrong one fails before any data is read, then opens the run folder and builds the
+tasks. :func:`class_counts` and :func:`one_vs_rest_task` are the notebooks' small helpers on top.
 """
 from __future__ import annotations
 

@@ -1,39 +1,53 @@
-"""Rewrite the README's result blocks from finished runs, so every number there comes from a run:
+"""Rewrite the generated blocks of docs/results.md and the README's findings table from finished
+runs, so every number there comes from a run:
 
-    .venv/bin/python docs/update_readme.py runs/demo/<run-id>
     .venv/bin/python docs/update_readme.py --study docs/results/study
     .venv/bin/python docs/update_readme.py --ablations docs/results/ablations
+    .venv/bin/python docs/update_readme.py runs/demo/<run-id>
 
-The first form writes, between ``<!-- results:start -->`` and ``<!-- results:end -->``, the demo's
-summary table of each task (``tables/summary_*.csv``: mean ± half-width of the 95% interval), its
-claims table as sentences (``nbutils.report.claims_markdown``), the encoders' cluster quality, the
-notebooks' times and the run's provenance; and it copies the gallery figures to ``docs/gallery``.
-The second writes, between ``<!-- study:start -->`` and ``<!-- study:end -->``, the findings from
-a study report published by ``python -m nbutils.publish``: where the run agrees with the papers'
-claims and where it does not, each task's key columns and the study's wall time. The third
-writes, between ``<!-- ablations:start -->`` and ``<!-- ablations:end -->``, notebook 05's answers
-recomputed from the published ``ablation_rows.csv`` with ``nbutils.ablations``: whether any RG cell
-beats CE on the minority AP with intervals that do not overlap, whether cluster NMI predicts the
-gain, and the per-factor tables.
+``--study`` writes, between ``<!-- study:start -->`` and ``<!-- study:end -->`` of docs/results.md,
+the findings of a study report published by ``python -m nbutils.publish``: where the run agrees
+with the papers' claims and where it does not, what would decide the undecided ones, whether each
+model plateaued, the seed spread, the training-length check, each task's key columns and the study's
+wall time. ``--ablations`` writes, between ``<!-- ablations:start -->`` and ``<!-- ablations:end -->``,
+notebook 05's answers recomputed from the published ``ablation_rows.csv`` with
+``nbutils.analysis.ablations``: whether any RG cell beats CE on the minority AP with intervals that do
+not overlap, whether cluster NMI predicts the gain, and the per-factor tables. Both then rewrite the
+README's one generated block, between ``<!-- findings:start -->`` and ``<!-- findings:end -->``: the
+study's claims table as one row per claim and one column per task (effect [95% interval] (verdict)),
+the ablations' headline answer, the training length and seeds read from the reports' ``params.yaml``,
+and links to the reports (``findings_block``; the study and ablation reports are the ones named on the
+command line, else those under ``docs/results/``).
+
+The run-folder form writes, between ``<!-- results:start -->`` and ``<!-- results:end -->`` of
+docs/results.md, the demo's summary table of each task (``tables/summary_*.csv``: mean ± half-width of
+the 95% interval), its claims table as sentences (``nbutils.analysis.markdown.claims_markdown``), the
+encoders' cluster quality, the notebooks' times and the run's provenance; and it copies the gallery
+figures to ``docs/gallery``.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from nbutils.publish import markdown_table
-from nbutils.report import claims_markdown, read_summary
+from nbutils.analysis.markdown import claim_unit, claims_markdown
+from nbutils.publish import markdown_table, run_epochs
+from nbutils.runs.folder import read_summary
 
 DOCS = Path(__file__).resolve().parent
 README = DOCS.parent / "README.md"
+RESULTS = DOCS / "results.md"  # the full generated blocks; the README holds the findings table only
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 STUDY_START, STUDY_END = "<!-- study:start -->", "<!-- study:end -->"
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations:start -->", "<!-- ablations:end -->"
+FINDINGS_START, FINDINGS_END = "<!-- findings:start -->", "<!-- findings:end -->"
 STUDY = DOCS / "results" / "study"
+ABLATIONS = DOCS / "results" / "ablations"
 ABLATION_FACTORS = ("encoder", "clustering", "n_clusters", "aggregate", "loss")
 GALLERY = ("fig3_top_representations", "fig3_bottom_label_types", "fig5_target_spread", "fig5_class_variation",
            "fig7_score_distributions", "cluster_montage_tshirt-vs-rest", "cam_gradcam",
@@ -111,7 +125,7 @@ def spread_lines(report: Path) -> str:
 
 def convergence_parts(report: Path) -> list[str]:
     """The study's plateau lines, seed spreads and training-length table, where the report has them."""
-    from nbutils import convergence
+    from nbutils.analysis import convergence
 
     parts = []
     undecided = convergence.decide_lines(pd.read_csv(report / "tables" / "claims.csv"))
@@ -128,11 +142,30 @@ def convergence_parts(report: Path) -> list[str]:
         parts.append("**Does the answer depend on the training length?** Paired effects over seeds, points, "
                      "95% intervals:\n\n"
                      + convergence.length_markdown(pd.read_csv(report / "tables" / "training_length.csv")))
+    levels = report / "tables" / "training_length_levels.csv"
+    if levels.is_file():
+        table = pd.read_csv(levels)
+        parts.append("**Has each method converged at the study's length?** Minority AP %, mean ± std over seeds, "
+                     "and its change to the next length (paired, 95% interval; converged: it moves by less than "
+                     f"{convergence.PLATEAU_POINTS} points):\n\n" + convergence.level_markdown(table) + "\n\n"
+                     + convergence.level_lines(table, run_epochs(report)))
     return parts
 
 
+def converged_words(study: Path) -> str:
+    """The study's convergence across training lengths, as generated sentences; '' without the check."""
+    from nbutils.analysis import convergence
+
+    levels = study / "tables" / "training_length_levels.csv"
+    if not levels.is_file():
+        return ""
+    lines = convergence.level_lines(pd.read_csv(levels), run_epochs(study))
+    return ("**Converged?** A result counts when its model has converged: its minority AP moves by less than "
+            f"{convergence.PLATEAU_POINTS} points when trained longer.\n\n" + lines) if lines else ""
+
+
 def study_block(report: Path) -> str:
-    """The README's findings from a published study report (``nbutils.publish``)."""
+    """docs/results.md's study block from a published study report (``nbutils.publish``)."""
     claims = pd.read_csv(report / "tables" / "claims.csv")
     verdicts = []
     for verdict, words in VERDICT_WORDS.items():
@@ -150,11 +183,18 @@ def study_block(report: Path) -> str:
         *verdicts, *convergence_parts(report), *tables])
 
 
-def report_line(report: Path, what: str) -> str:
-    """Where a block comes from: the report folder, its command, commit and wall time."""
+def link_to(path: Path, page: Path) -> str:
+    """``path`` as a Markdown link target relative to the folder of ``page`` (the file it appears in)."""
+    return Path(os.path.relpath(path.resolve(), page.resolve().parent)).as_posix()
+
+
+def report_line(report: Path, what: str, page: Path | None = None) -> str:
+    """Where a block comes from: the report folder, its command, commit and wall time (linked from
+    ``page``, docs/results.md unless told)."""
     _, provenance = read_summary(report)
-    link = Path(os.path.relpath(report.resolve(), README.parent)).as_posix()
-    return (f"From the {what} report [`{link}`]({link}/README.md): `{provenance.get('command', '?')}` at commit "
+    page = RESULTS if page is None else page
+    name, link = link_to(report, README), link_to(report, page)  # named from the repository's root
+    return (f"From the {what} report [`{name}`]({link}/README.md): `{provenance.get('command', '?')}` at commit "
             f"{str(provenance.get('git', {}).get('commit', '?'))[:7]}, "
             f"{provenance.get('wall_seconds', float('nan')) / 60:.0f} min wall on "
             f"{provenance.get('device', {}).get('cpu', 'this machine')}")
@@ -184,19 +224,36 @@ def training_length_caveat(report: Path, rows: pd.DataFrame) -> str:
     return text
 
 
-def ablations_block(report: Path) -> str:
-    """The README's ablation findings, recomputed from the published rows with nbutils.ablations."""
-    from nbutils import ablations
+def ablation_rows(report: Path) -> pd.DataFrame:
+    return pd.read_csv(report / "tables" / "ablation_rows.csv", keep_default_na=False, na_values=[""])
 
-    rows = pd.read_csv(report / "tables" / "ablation_rows.csv", keep_default_na=False, na_values=[""])
+
+def minority_metric(task_rows: pd.DataFrame) -> str:
+    """The AP column of a task's minority class (its first AP column other than 'rest')."""
+    return next(c for c in task_rows.columns if c.startswith("ap/") and c != "ap/rest")
+
+
+def goal_sentence(rows: pd.DataFrame, task: str) -> str:
+    """Notebook 05's headline answer on ``task``: whether any RG cell's minority-AP interval lies above CE's."""
+    from nbutils.analysis import ablations
+
+    task_rows = rows[rows["task"] == task]
+    metric = minority_metric(task_rows)
+    labels = [m for m in task_rows["method"].unique() if m != "ce"]
+    return ablations.goal_sentence(ablations.clear_of_baseline(rows, task, labels, metric), task, metric)
+
+
+def ablations_block(report: Path) -> str:
+    """docs/results.md's ablation block, recomputed from the published rows with nbutils.analysis.ablations."""
+    from nbutils.analysis import ablations
+
+    rows = ablation_rows(report)
     parts = [report_line(report, "ablation") + "; rewritten by `python docs/update_readme.py --ablations DIR`. "
              "Minority AP and BA on the test split, %, mean ± half-width of the 95% interval over seeds.",
              training_length_caveat(report, rows)]
     for task, task_rows in rows.groupby("task", sort=False):
-        metric = next(c for c in task_rows.columns if c.startswith("ap/") and c != "ap/rest")
-        labels = [m for m in task_rows["method"].unique() if m != "ce"]
-        clear = ablations.clear_of_baseline(rows, task, labels, metric)
-        parts.append(ablations.goal_sentence(clear, task, metric))
+        metric = minority_metric(task_rows)
+        parts.append(goal_sentence(rows, task))
         gains = pd.read_csv(report / "tables" / f"gain_vs_nmi_{task}.csv")
         cells = [ablations.Cell(label, {}, {}) for label in gains["cell"]]  # the encoder x clustering cells
         parts.append(ablations.correlation_sentence(ablations.nmi_gain_correlation(rows, task, cells, metric), task))
@@ -209,31 +266,169 @@ def ablations_block(report: Path) -> str:
     return "\n\n".join(parts)
 
 
-def replace_block(text: str, start: str, end: str, block: str) -> str:
-    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``block``."""
+
+
+# ---- the README's findings table ------------------------------------------------------------------
+
+def claim_cell(row) -> str:
+    """'-0.4 [-2.5, +1.8] (inconclusive)': a claims row's effect with its 95% interval, in the
+    effect's unit (points x 100, one decimal; a ln ratio or Kendall tau as measured), and the verdict."""
+    if pd.isna(row.effect):
+        return str(row.verdict)
+    unit = claim_unit(row)
+    scale, digits = (100, 1) if unit == "points" else (1, 2) if unit == "kendall tau" else (1, 3)
+    value = f"{row.effect * scale:+.{digits}f}"
+    if not pd.isna(row.low):
+        value += f" [{row.low * scale:+.{digits}f}, {row.high * scale:+.{digits}f}]"
+    return f"{value} ({row.verdict})"
+
+
+CONTRAST = re.compile(r"^(\S+ - \S+) on ")  # a claims row's detail opens with its contrast: "rg - ce on ap/..."
+
+
+def claim_label(rows: pd.DataFrame) -> str:
+    """A claim (its rows over the tasks) with what its effect measures: the contrast, when the
+    rows' details name one, and the unit; for the rank claim, which effect stands for it."""
+    row = next(rows.itertuples())
+    unit = claim_unit(row)
+    if row.claim.startswith("BA and AP rank") and unit == "points":
+        return f"{row.claim} (largest BA-up-AP-down swap of the named pairs, points)"
+    contrasts = [m.group(1) for d in rows["detail"] if isinstance(d, str) and (m := CONTRAST.match(d))]
+    return f"{row.claim} ({contrasts[0] + ', ' if contrasts else ''}{unit})"
+
+
+def claims_grid(claims: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim, one column per task (in the claims table's order), each cell ``claim_cell``."""
+    labels = {claim: claim_label(rows) for claim, rows in claims.groupby("claim", sort=False)}
+    claims = claims.assign(label=claims["claim"].map(labels), cell=[claim_cell(r) for r in claims.itertuples()])
+    grid = claims.pivot(index="label", columns="task", values="cell")
+    grid = grid.loc[list(labels.values()), list(dict.fromkeys(claims["task"]))].fillna("—")
+    return grid.rename_axis(index="the papers' claim (contrast, unit)", columns=None).reset_index()
+
+
+def report_parameters(report: Path) -> dict:
+    """The parameters the report's notebooks ran with, merged in notebook order (``params.yaml``)."""
+    import yaml
+
+    merged: dict = {}
+    for notebook in yaml.safe_load((report / "params.yaml").read_text())["notebooks"]:
+        merged.update(notebook["parameters"])
+    return merged
+
+
+def training_words(report: Path) -> str:
+    """'24 epochs, seeds 0, 1, 2' from the report's params.yaml."""
+    parameters = report_parameters(report)
+    return f"{parameters['epochs']} epochs, seeds {', '.join(map(str, parameters['seeds']))}"
+
+
+def study_words(report: Path) -> str:
+    """What the study trained, read from its params.yaml and tables: tasks, model, encoder, methods."""
+    parameters = report_parameters(report)
+    tasks = "; ".join(f"`{name}` ({spec.get('positive', '')} vs rest of {spec['dataset']}"
+                      + (f", {spec['ratio']}:1" if "ratio" in spec else "")
+                      + (f", train_size {spec['train_size']}" if "train_size" in spec else "") + ")"
+                      if "positive" in spec else f"`{name}` ({spec['dataset']})"
+                      for name, spec in parameters["tasks"].items())
+    methods = sorted({m for p in (report / "tables").glob("summary_*.csv") for m in pd.read_csv(p)["method"]})
+    encoder = parameters.get("regroup", {}).get("encoder", "the default encoder")
+    return (f"{tasks}; a `{parameters.get('arch', '?')}` of width {parameters.get('width', '?')}, "
+            f"{training_words(report)}; RG's encoder `{encoder}`; {len(methods)} methods")
+
+
+def provenance_words(report: Path) -> str:
+    """'`command` at commit abc1234, 70 min wall'."""
+    _, provenance = read_summary(report)
+    return (f"`{provenance.get('command', '?')}` at commit {str(provenance.get('git', {}).get('commit', '?'))[:7]}, "
+            f"{provenance.get('wall_seconds', float('nan')) / 60:.0f} min wall on "
+            f"{provenance.get('device', {}).get('cpu', 'this machine')}")
+
+
+def report_links(report: Path, page: Path) -> str:
+    """Links to a report's pages that exist: its README and its report.html."""
+    return ", ".join(f"[{name}]({link_to(report / name, page)})" for name in ("README.md", "report.html")
+                     if (report / name).is_file())
+
+
+def length_words(report: Path) -> str:
+    """', with the training-length check (8 and 24 epochs)' when the study has one."""
+    path = report / "tables" / "training_length.csv"
+    if not path.is_file():
+        return ""
+    epochs = sorted(pd.read_csv(path)["epochs"].unique())
+    return f", with the training-length check ({' and '.join(map(str, epochs))} epochs)"
+
+
+def findings_block(study: Path, ablations: Path | None, page: Path | None = None) -> str:
+    """The README's headline findings: the study's claims as a claims x tasks table (each cell the
+    effect [95% interval] (verdict), read from ``tables/claims.csv``), the ablations' headline answer
+    (when ``ablations`` holds a report), what the numbers come from, and links to the full results
+    (relative to ``page``, the README unless told)."""
+    page = README if page is None else page
+    claims = pd.read_csv(study / "tables" / "claims.csv")
+    parts = [f"The papers' claims judged on the published study ({report_links(study, page)}). Each cell: the "
+             "effect of the claim's contrast, its 95% interval and the verdict.",
+             markdown_table(claims_grid(claims)),
+             f"The study: {study_words(study)}; {provenance_words(study)}. Rewritten by "
+             "`python docs/update_readme.py --study DIR` or `--ablations DIR`."]
+    if converged_words(study):
+        parts.append(converged_words(study))
+    if ablations is not None and (ablations / "tables" / "ablation_rows.csv").is_file():
+        rows = ablation_rows(ablations)
+        goals = " ".join(goal_sentence(rows, task) for task in rows["task"].unique())
+        parts.append(f"**Can any RG variant beat CE?** Notebook 05's ablations ({report_links(ablations, page)}; "
+                     f"{training_words(ablations)}): {goals}")
+    results = link_to(RESULTS, page)
+    parts.append(f"Every table behind these answers, with intervals, is in [`{results}`]({results}): the study's "
+                 f"per-task summaries, plateaus, seed spread and what would decide each undecided claim"
+                 f"{length_words(study)}, each ablation factor, and the demo's results.")
+    return "\n\n".join(parts)
+
+
+# ---- writing the files ----------------------------------------------------------------------------
+
+def replace_block(text: str, start: str, end: str, block: str, path: Path | str = "the file") -> str:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``block`` (``path``
+    names the file in the error when a marker is missing)."""
     if start not in text or end not in text:
-        raise SystemExit(f"{README} lacks the markers {start} and {end}")
+        raise SystemExit(f"{path} lacks the markers {start} and {end}")
     head, rest = text.split(start, 1)
     return f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
 
 
+def write_block(path: Path, start: str, end: str, block: str) -> None:
+    path.write_text(replace_block(path.read_text(), start, end, block, path))
+
+
+def write_findings(study: Path, ablations: Path | None) -> None:
+    """The README's findings table, when the study report is there (it is the table's source)."""
+    if not (study / "tables" / "claims.csv").is_file():
+        print(f"README findings left as they are: no study report at {study}")
+        return
+    write_block(README, FINDINGS_START, FINDINGS_END, findings_block(study, ablations))
+    print(f"README findings rewritten from {link_to(study, README)}"
+          + (f" and {link_to(ablations, README)}" if ablations is not None else ""))
+
+
 def main(run: Path) -> None:
-    README.write_text(replace_block(README.read_text(), START, END, results_block(run)))
+    write_block(RESULTS, START, END, results_block(run))
     for name in GALLERY:
         source = run / "figures" / f"{name}.png"
         if source.is_file():
             shutil.copy(source, DOCS / "gallery" / source.name)
-    print(f"README results and gallery rewritten from {run}")
+    print(f"{RESULTS.name} demo results and gallery rewritten from {run}")
 
 
 def main_ablations(report: Path) -> None:
-    README.write_text(replace_block(README.read_text(), ABLATIONS_START, ABLATIONS_END, ablations_block(report)))
-    print(f"README ablation findings rewritten from {report}")
+    write_block(RESULTS, ABLATIONS_START, ABLATIONS_END, ablations_block(report))
+    print(f"{RESULTS.name} ablation findings rewritten from {report}")
+    write_findings(STUDY, report)
 
 
 def main_study(report: Path) -> None:
-    README.write_text(replace_block(README.read_text(), STUDY_START, STUDY_END, study_block(report)))
-    print(f"README study findings rewritten from {report}")
+    write_block(RESULTS, STUDY_START, STUDY_END, study_block(report))
+    print(f"{RESULTS.name} study findings rewritten from {report}")
+    write_findings(report, ABLATIONS if ABLATIONS.is_dir() else None)
 
 
 if __name__ == "__main__":

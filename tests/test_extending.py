@@ -12,10 +12,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nbutils.data import check_task_spec
-from nbutils.datasets import DATASETS
-from nbutils.losses import LOSSES, make_loss
-from nbutils.methods import METHODS, plan_method
+from nbutils.data.datasets import DATASETS
+from nbutils.data.tasks import check_task_spec
+from nbutils.methods.losses import LOSSES, make_loss
+from nbutils.methods.registry import METHODS, plan_method
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = ("data set", "loss", "method")

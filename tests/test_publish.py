@@ -1,20 +1,27 @@
-"""nbutils.publish turns a run folder into a committable report; docs/update_readme.py writes the
-README's findings from it; the README's study numbers are the committed report's numbers."""
+"""nbutils.publish turns a run folder into a committable report; docs/update_readme.py writes
+docs/results.md's blocks and the README's findings table from it; the numbers of both are the
+committed reports' numbers. The README also stays short and its links resolve."""
 from __future__ import annotations
 
 import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from nbutils.publish import learning_curves, publish
 
 REPO = Path(__file__).resolve().parent.parent
 STUDY = REPO / "docs" / "results" / "study"
+ABLATIONS = REPO / "docs" / "results" / "ablations"
+README = REPO / "README.md"
+RESULTS = REPO / "docs" / "results.md"
+README_MAX_LINES = 250
 
 
 def fake_run(root: Path) -> Path:
@@ -100,6 +107,11 @@ def test_publish_sets_the_papers_effects_at_each_training_length_side_by_side(tm
     assert row.startswith("| t | rg - ce | -10.0 [") and "(a < b)" in row and "+3.3 [" in row and row.endswith("| yes |")
     table = pd.read_csv(tmp_path / "out" / "tables" / "training_length.csv")
     assert sorted(table["epochs"]) == [8, 24]
+    assert "### Has each method converged at this run's length?" in text
+    levels = pd.read_csv(tmp_path / "out" / "tables" / "training_length_levels.csv").set_index(["method", "epochs"])
+    assert levels.loc[("ce", 8), "change"] == pytest.approx(0.0, abs=1e-9) and levels.loc[("ce", 8), "converged"]
+    assert levels.loc[("rg", 8), "change"] == pytest.approx(100 * (0.8433333 - 0.71), abs=1e-4)
+    assert "| t | rg | 71.0 ± 1.0 | 84.3 ± 1.5 | +13.3 [" in text
     assert "## Did every model plateau?" in text and (tmp_path / "out" / "tables" / "plateau.csv").is_file()
 
 
@@ -123,12 +135,18 @@ def test_the_study_block_sorts_claims_by_verdict_and_quotes_the_tables(tmp_path)
     assert "10 min wall on Test CPU" in block
 
 
+def generated_block(path: Path, name: str) -> str:
+    """What lies between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``."""
+    text = path.read_text()
+    assert f"<!-- {name}:start -->" in text and f"<!-- {name}:end -->" in text, f"{path.name} lacks the {name} markers"
+    return text.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0]
+
+
 @pytest.mark.skipif(not STUDY.is_dir(), reason="no committed study report")
-def test_every_number_in_the_readme_study_block_is_in_the_committed_report():
-    readme = (REPO / "README.md").read_text()
-    block = readme.split("<!-- study:start -->", 1)[1].split("<!-- study:end -->", 1)[0]
+def test_every_number_in_the_study_block_is_in_the_committed_report():
+    block = generated_block(RESULTS, "study")
     assert block.strip() == load_update_readme().study_block(STUDY).strip(), \
-        "README study block is stale: run python docs/update_readme.py --study docs/results/study"
+        "docs/results.md's study block is stale: run python docs/update_readme.py --study docs/results/study"
     tables = "\n".join(p.read_text() for p in (STUDY / "tables").glob("*.csv"))
     numbers = re.findall(r"\d+\.\d ± \d+\.\d", block)
     assert numbers, "the study block quotes no number"
@@ -136,15 +154,108 @@ def test_every_number_in_the_readme_study_block_is_in_the_committed_report():
         assert number in tables, number
 
 
-ABLATIONS = REPO / "docs" / "results" / "ablations"
-
-
 @pytest.mark.skipif(not ABLATIONS.is_dir(), reason="no committed ablation report")
-def test_the_readme_ablation_block_is_regenerated_from_the_committed_report():
-    readme = (REPO / "README.md").read_text()
-    block = readme.split("<!-- ablations:start -->", 1)[1].split("<!-- ablations:end -->", 1)[0]
+def test_the_ablation_block_is_regenerated_from_the_committed_report():
+    block = generated_block(RESULTS, "ablations")
     assert block.strip() == load_update_readme().ablations_block(ABLATIONS).strip(), \
-        "README ablation block is stale: run python docs/update_readme.py --ablations docs/results/ablations"
+        "docs/results.md's ablation block is stale: run python docs/update_readme.py --ablations docs/results/ablations"
+
+
+@pytest.mark.skipif(not STUDY.is_dir(), reason="no committed study report")
+def test_the_readme_findings_are_the_committed_claims_table():
+    block = generated_block(README, "findings")
+    update_readme = load_update_readme()
+    assert block.strip() == update_readme.findings_block(STUDY, ABLATIONS if ABLATIONS.is_dir() else None).strip(), \
+        "README findings are stale: run python docs/update_readme.py --study docs/results/study"
+    claims = pd.read_csv(STUDY / "tables" / "claims.csv")
+    table = [line for line in block.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + claims["claim"].nunique(), "one header and one row per claim"
+    tasks = list(claims["task"].unique())
+    assert table[0] == f"| the papers' claim (contrast, unit) | {' | '.join(tasks)} |", "one column per task"
+    for claim in claims.itertuples():  # each cell recomputed here from the CSV, in the unit the row names
+        row = next(line for line in table if line.startswith(f"| {claim.claim} ("))
+        cell = row.strip("| ").split(" | ")[1 + tasks.index(claim.task)]
+        if np.isnan(claim.effect):
+            assert cell == claim.verdict
+            continue
+        scale, digits = (100, 1) if "points" in row else (1, 3)
+        assert cell == (f"{claim.effect * scale:+.{digits}f} [{claim.low * scale:+.{digits}f}, "
+                        f"{claim.high * scale:+.{digits}f}] ({claim.verdict})"), (claim.claim, claim.task)
+    epochs = {nb["parameters"]["epochs"] for nb in yaml.safe_load((STUDY / "params.yaml").read_text())["notebooks"]}
+    assert f"{epochs.pop()} epochs, seeds " in block and "docs/results.md" in block
+
+
+def test_the_findings_block_sets_each_claim_by_task(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "params.yaml").write_text(
+        "notebooks:\n- path: notebooks/03_benchmark.ipynb\n  parameters: {epochs: 24, seeds: [0, 1, 2], "
+        "arch: cnn, width: 16, tasks: {t: {dataset: fashion-mnist, positive: T-shirt/top, ratio: 50}}}\n")
+    block = load_update_readme().findings_block(run, None)
+    assert "| the papers' claim (contrast, unit) | t |" in block
+    assert "| RG beats CE on minority AP (points) | +5.0 [+2.0, +8.0] (holds) |" in block
+    assert "| random regrouping does worse (points) | +0.1 [-1.0, +1.2] (inconclusive) |" in block
+    assert "24 epochs, seeds 0, 1, 2" in block and "T-shirt/top vs rest of fashion-mnist, 50:1" in block
+    assert "2 methods" in block and "abc1234" in block and "Can any RG variant" not in block
+
+
+@pytest.mark.skipif(not (STUDY.is_dir() and ABLATIONS.is_dir()), reason="no committed reports")
+def test_the_command_lines_rewrite_both_files_as_committed(tmp_path, monkeypatch):
+    """--study and --ablations write docs/results.md's block and the README's findings; run on copies of
+    the two files, they change nothing (the committed files are what the reports give). The run-folder
+    form writes docs/results.md's demo block and leaves the README alone."""
+    update_readme = load_update_readme()
+    docs = tmp_path / "docs"  # the repository's layout, so that the written links are the committed ones
+    for report in (STUDY, ABLATIONS):
+        shutil.copytree(report, docs / "results" / report.name, ignore=shutil.ignore_patterns("*.png", "html"))
+    (docs / "gallery").mkdir()
+    readme, results = tmp_path / "README.md", docs / "results.md"
+    readme.write_text(README.read_text())
+    results.write_text(RESULTS.read_text())
+    for name, value in (("README", readme), ("RESULTS", results), ("DOCS", docs),
+                        ("STUDY", docs / "results" / "study"), ("ABLATIONS", docs / "results" / "ablations")):
+        monkeypatch.setattr(update_readme, name, value)
+    update_readme.main_study(docs / "results" / "study")
+    update_readme.main_ablations(docs / "results" / "ablations")
+    assert readme.read_text() == README.read_text(), "README stale: run python docs/update_readme.py --study ..."
+    assert results.read_text() == RESULTS.read_text(), "docs/results.md stale: run python docs/update_readme.py ..."
+
+    run = fake_run(tmp_path / "runs")
+    summary = run / "tables" / "summary_t.csv"
+    pd.read_csv(summary).assign(macro_f1=["60.0 ± 1.0", "61.0 ± 1.0"]).to_csv(summary, index=False)
+    update_readme.main(run)
+    assert readme.read_text() == README.read_text()
+    demo = generated_block(results, "results")
+    assert "| rg | 82.0 ± 2.0 | 71.0 ± 1.5 | 45.0 ± 1.2 | 61.0 ± 1.0 |" in demo and "RG beats CE on minority AP" in demo
+    assert generated_block(results, "study") == generated_block(RESULTS, "study")
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """GitHub's anchors of a Markdown file's headings: lower case, punctuation dropped, spaces as hyphens."""
+    return {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            for line in markdown.splitlines() if line.startswith("#")}
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of a Markdown page's links and images that are not URLs (code blocks left out)."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"[a-z]+:", t)]
+
+
+def test_the_readme_is_read_in_five_minutes():
+    lines = README.read_text().count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines: move tables to docs/ (at most {README_MAX_LINES})"
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/results.md", "docs/cluster.md", "docs/data.md",
+                                  "docs/performance.md"])
+def test_every_relative_link_resolves(page):
+    page = REPO / page
+    for target in relative_links(page):
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        assert file.exists(), f"{page.relative_to(REPO)} links to {target}, which does not exist"
+        if anchor and file.suffix == ".md":
+            assert anchor in heading_anchors(file.read_text()), f"{page.relative_to(REPO)}: no heading #{anchor} in {path}"
 
 
 def test_a_run_without_summary_tables_shows_its_small_tables_and_links_the_large_ones(tmp_path):

@@ -6,7 +6,7 @@ are the data set's options (a task spec's ``options``), checked by name and anno
 ``config.check_keyword_options``, as the options of losses and samplers are. The registry lists
 every reader explicitly (``nbutils.data.readers``, ``nbutils.data.medical``) instead of readers registering
 themselves when imported, so what is registered never depends on which module was imported first.
-A new data set is one entry: ``DATASETS["blobs"] = DataSet(read_blobs)`` (README, "What is where").
+A new data set is one entry: ``DATASETS["blobs"] = DataSet(read_blobs)`` (README, "Adding a data set, a loss or a method").
 """
 from __future__ import annotations
 

@@ -170,7 +170,7 @@ def simclr_encoder(device: torch.device, *, fit_images: torch.Tensor, epochs: in
     with its nine hidden fine labels: untrained network 0.30; width 16, 30 epochs 0.52 (52 s);
     60 epochs 0.52; width 32, 15 epochs 0.50 (3.5x slower per image); crops of at least half
     the image (``ssl.random_views`` min_scale 0.5) 0.50; temperature 0.2 0.49. Raw pixels reach
-    0.62-0.66 and EfficientNet-Lite0 0.64-0.69 on the same images (README), so in CPU minutes
+    0.62-0.66 and EfficientNet-Lite0 0.64-0.69 on the same images (docs/results.md, the demo), so in CPU minutes
     this encoder clusters Fashion-MNIST less closely than either. On the study's 6,800 training
     images (9:1, k-means with 10 starts, 3 seeds, bfloat16 autocast): 0.555 after 30 epochs (173 s
     of one core), 0.576 after 60 (336 s), against 0.623 for raw pixels and 0.624 for

@@ -161,7 +161,7 @@ def converged_words(study: Path) -> str:
         return ""
     lines = convergence.level_lines(pd.read_csv(levels), run_epochs(study))
     return ("**Converged?** A result counts when its model has converged: its minority AP moves by less than "
-            f"{convergence.PLATEAU_POINTS} points when trained longer.\n\n" + lines) if lines else ""
+            f"{convergence.PLATEAU_POINTS} points when trained longer.\n" + lines) if lines else ""
 
 
 def study_block(report: Path) -> str:
@@ -351,12 +351,12 @@ def report_links(report: Path, page: Path) -> str:
 
 
 def length_words(report: Path) -> str:
-    """', with the training-length check (8 and 24 epochs)' when the study has one."""
+    """', with the training-length check (8, 24 and 48 epochs)' when the study has one."""
     path = report / "tables" / "training_length.csv"
     if not path.is_file():
         return ""
     epochs = sorted(pd.read_csv(path)["epochs"].unique())
-    return f", with the training-length check ({' and '.join(map(str, epochs))} epochs)"
+    return f", with the training-length check ({', '.join(map(str, epochs[:-1]))} and {epochs[-1]} epochs)"
 
 
 def findings_block(study: Path, ablations: Path | None, page: Path | None = None) -> str:

@@ -330,7 +330,7 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nbutils.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_folder", type=Path)
     parser.add_argument("dest", type=Path)
     parser.add_argument("--curve-methods", nargs="+", default=list(CURVE_METHODS),

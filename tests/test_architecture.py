@@ -96,3 +96,24 @@ def test_the_checks_see_a_circle_and_a_wrong_way_import():
     source = "def f():\n    from nbutils.runs import plan\n    from . import losses\n"
     assert imported_modules("nbutils.methods.train", source) == {"nbutils.runs.plan", "nbutils.methods.losses"}
     assert layer("nbutils.runs.plan") > layer("nbutils.methods.train")
+
+
+def test_the_names_users_call_are_where_the_readme_says():
+    import nbutils
+    from nbutils.data import DATASETS, make_task
+    from nbutils.methods import ENCODERS, LOSSES, METHODS, SAMPLERS, run_method
+
+    assert (nbutils.DATASETS, nbutils.make_task, nbutils.run_method) == (DATASETS, make_task, run_method)
+    assert (nbutils.LOSSES, nbutils.SAMPLERS, nbutils.ENCODERS, nbutils.METHODS) == (LOSSES, SAMPLERS, ENCODERS, METHODS)
+    assert callable(nbutils.start)
+    with pytest.raises(AttributeError, match="no attribute 'methodz'"):
+        nbutils.methodz
+
+
+@pytest.mark.parametrize("command", ["nbutils.run", "nbutils.report", "nbutils.publish"])
+def test_the_commands_run_as_modules(command):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", command, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: python -m {command}"), done.stdout + done.stderr

@@ -145,8 +145,8 @@ def length_markdown(table: pd.DataFrame) -> str:
 
 
 def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -> pd.DataFrame:
-    """Per task and method, at each training length: the smallest class's test AP (%, mean and std over
-    seeds), and to the next longer length its change (points, paired over the seeds both have, with its
+    """Per task and method trained at two lengths or more, at each length: the smallest class's test AP
+    (%, mean and std over seeds), and to the next longer length its change (points, paired over the seeds both have, with its
     95% t-interval) and ``converged``: |change| < points (None at the longest length).
     runs: epochs -> that run's rows (``tables/benchmark_rows.csv``)."""
     lengths = sorted(runs)
@@ -158,7 +158,10 @@ def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -
             for method, group in part.groupby("method", sort=False):
                 levels[task, method, epochs] = 100 * group.set_index("seed")[minority].astype(float)
     records = []
+    lengths_of = pd.Series([(task, method) for task, method, _ in levels]).value_counts()
     for (task, method, epochs), ap in levels.items():
+        if lengths_of[(task, method)] < 2:  # trained at one length only: nothing to compare
+            continue
         record = {"task": task, "method": method, "epochs": epochs, "n_seeds": len(ap),
                   "minority_ap": ap.mean(), "std": ap.std(ddof=1) if len(ap) > 1 else np.nan,
                   "next_epochs": None, "change": np.nan, "change_low": np.nan, "change_high": np.nan, "converged": None}

@@ -55,35 +55,16 @@ def result_rows(run_dir: Path) -> list[tuple[dict, Path]]:
     return [(json.loads(p.read_text()), p.parent) for p in sorted((run_dir / "results").glob("*/*/*/row.json"))]
 
 
-def smallest_class(run_dir: Path, task: str) -> str | None:
-    """The class with the fewest training images in ``task``, read from its summary table's AP
-    columns, which list the classes in the task's order (largest first for the long tails and the
-    one-vs-rest tasks: 'rest' then the positive class); None when the table is missing."""
-    path = run_dir / "tables" / f"summary_{task}.csv"
-    if not path.is_file():
-        return None
-    classes = [c.removeprefix("ap/") for c in pd.read_csv(path, nrows=0).columns if c.startswith("ap/")]
-    return classes[-1] if classes else None
-
-
 def learning_curves(run_dir: Path, methods: Sequence[str] = CURVE_METHODS) -> pd.DataFrame:
-    """Validation AP of each task's smallest class by epoch, over seeds: one row per (task, class,
-    method, epoch) with ``mean``, ``half`` (95% t-interval half-width) and ``n_seeds``."""
-    records = []
-    for row, folder in result_rows(run_dir):
-        if row.get("method") not in methods or not (folder / "history.csv").is_file():
-            continue
-        target = smallest_class(run_dir, row["task"])
-        history = pd.read_csv(folder / "history.csv")
-        column = f"val_ap/{target}"
-        if target is None or column not in history.columns:
-            continue
-        records += [{"task": row["task"], "class": target, "method": row["method"], "seed": row["seed"],
-                     "epoch": int(e) + 1, "val_ap": v} for e, v in zip(history["epoch"], history[column])]
-    if not records:
+    """Validation AP of each task's smallest class by epoch, over seeds (from
+    ``convergence.validation_curves``): one row per (task, class, method, epoch) with ``mean``, ``half``
+    (95% t-interval half-width) and ``n_seeds``."""
+    curves = convergence.validation_curves(run_dir)
+    curves = curves[curves["method"].isin(methods)]
+    if curves.empty:
         return pd.DataFrame(columns=["task", "class", "method", "epoch", "mean", "half", "n_seeds"])
-    curves = pd.DataFrame(records).groupby(["task", "class", "method", "epoch"], sort=False)["val_ap"]
-    table = curves.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    table = (curves.groupby(["task", "class", "method", "epoch"], sort=False)["val_ap"]
+             .agg(mean="mean", std="std", n_seeds="count").reset_index())
     table["half"] = t_half_width(table["std"], table["n_seeds"])
     return table[["task", "class", "method", "epoch", "mean", "half", "n_seeds"]]
 

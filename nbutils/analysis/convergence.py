@@ -38,7 +38,8 @@ def smallest_class(rows: pd.DataFrame) -> str:
 
 def validation_curves(run_dir: Path) -> pd.DataFrame:
     """Validation AP of each task's smallest class by epoch for every finished training of ``run_dir``:
-    one row per (task, method, seed, epoch)."""
+    one row per (task, method, seed, epoch), with the class's name (``class``; a history's ``val_ap/``
+    columns are in the task's class order, so its last is the smallest class)."""
     records = []
     for path in sorted((Path(run_dir) / "results").glob("*/*/*/row.json")):
         row, history_path = json.loads(path.read_text()), path.parent / "history.csv"
@@ -48,9 +49,10 @@ def validation_curves(run_dir: Path) -> pd.DataFrame:
         columns = [c for c in history.columns if c.startswith("val_ap/")]
         if not columns:
             continue
-        records += [{"task": row["task"], "method": row["method"], "seed": row["seed"], "epoch": int(e) + 1,
-                     "val_ap": v} for e, v in zip(history["epoch"], history[columns[-1]])]
-    return pd.DataFrame(records, columns=["task", "method", "seed", "epoch", "val_ap"])
+        records += [{"task": row["task"], "class": columns[-1].removeprefix("val_ap/"), "method": row["method"],
+                     "seed": row["seed"], "epoch": int(e) + 1, "val_ap": v}
+                    for e, v in zip(history["epoch"], history[columns[-1]])]
+    return pd.DataFrame(records, columns=["task", "class", "method", "seed", "epoch", "val_ap"])
 
 
 def plateau_table(curves: pd.DataFrame, points: float = PLATEAU_POINTS) -> pd.DataFrame:

@@ -203,12 +203,9 @@ def report_line(report: Path, what: str, page: Path | None = None) -> str:
 def training_length_caveat(report: Path, rows: pd.DataFrame) -> str:
     """How long the ablation's models trained, CE's BA on each task, and, from the study's
     training-length check (when published), how many of its effects change verdict with the length."""
-    import yaml
-
-    parameters = yaml.safe_load((report / "params.yaml").read_text())["notebooks"][0]["parameters"]
     ce = rows[rows["method"] == "ce"].groupby("task", sort=False)["ba"].agg(["mean", "std"])
     bas = ", ".join(f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} (std) on {task}" for task, r in ce.iterrows())
-    epochs = int(parameters["epochs"])
+    epochs = int(report_parameters(report)["epochs"])
     text = f"**Training length.** These trainings ran {epochs} epochs; CE's BA is {bas}."
     length = STUDY / "tables" / "training_length.csv"
     if length.is_file():
@@ -229,8 +226,10 @@ def ablation_rows(report: Path) -> pd.DataFrame:
 
 
 def minority_metric(task_rows: pd.DataFrame) -> str:
-    """The AP column of a task's minority class (its first AP column other than 'rest')."""
-    return next(c for c in task_rows.columns if c.startswith("ap/") and c != "ap/rest")
+    """The AP column of a task's smallest class (``convergence.smallest_class``)."""
+    from nbutils.analysis.convergence import smallest_class
+
+    return f"ap/{smallest_class(task_rows)}"
 
 
 def goal_sentence(rows: pd.DataFrame, task: str) -> str:
@@ -371,8 +370,9 @@ def findings_block(study: Path, ablations: Path | None, page: Path | None = None
              markdown_table(claims_grid(claims)),
              f"The study: {study_words(study)}; {provenance_words(study)}. Rewritten by "
              "`python docs/update_readme.py --study DIR` or `--ablations DIR`."]
-    if converged_words(study):
-        parts.append(converged_words(study))
+    converged = converged_words(study)
+    if converged:
+        parts.append(converged)
     if ablations is not None and (ablations / "tables" / "ablation_rows.csv").is_file():
         rows = ablation_rows(ablations)
         goals = " ".join(goal_sentence(rows, task) for task in rows["task"].unique())

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -84,12 +85,19 @@ def plateau_lines(table: pd.DataFrame, points: float = PLATEAU_POINTS) -> str:
     return "\n".join(lines)
 
 
+def mean_interval(diffs: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) of paired differences (n,): their mean and 95% t-interval
+    (nbutils.analysis.claims.interval); NaN where too few differences define them."""
+    low, high = interval(diffs) if len(diffs) > 1 else (np.nan, np.nan)
+    return (diffs.mean() if len(diffs) else np.nan), low, high
+
+
 def paired_effect(rows: pd.DataFrame, metric: str, a: str, b: str, task: str) -> dict[str, float]:
     """Mean of ``metric`` (a - b) over the seeds both methods have on ``task``, in points, with its 95%
     t-interval (nbutils.analysis.claims' paired differences and interval, over seeds only)."""
     diffs = 100 * paired_differences(rows, metric, a, b, task).to_numpy(dtype=float)
-    low, high = interval(diffs) if len(diffs) > 1 else (np.nan, np.nan)
-    return {"effect": diffs.mean() if len(diffs) else np.nan, "low": low, "high": high, "n_seeds": len(diffs)}
+    effect, low, high = mean_interval(diffs)
+    return {"effect": effect, "low": low, "high": high, "n_seeds": len(diffs)}
 
 
 def verdict(low: float, high: float) -> str:
@@ -148,8 +156,9 @@ def length_markdown(table: pd.DataFrame) -> str:
 
 def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -> pd.DataFrame:
     """Per task and method trained at two lengths or more, at each length: the smallest class's test AP
-    (%, mean and std over seeds), and to the next longer length its change (points, paired over the seeds both have, with its
-    95% t-interval) and ``converged``: |change| < points (None at the longest length).
+    (%, mean and std over seeds), and to the next longer length its change (points, paired over the
+    seeds both have, with its 95% t-interval) and ``converged``: |change| < points (None at the longest
+    length).
     runs: epochs -> that run's rows (``tables/benchmark_rows.csv``)."""
     lengths = sorted(runs)
     levels = {}
@@ -160,7 +169,7 @@ def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -
             for method, group in part.groupby("method", sort=False):
                 levels[task, method, epochs] = 100 * group.set_index("seed")[minority].astype(float)
     records = []
-    lengths_of = pd.Series([(task, method) for task, method, _ in levels]).value_counts()
+    lengths_of = Counter((task, method) for task, method, _ in levels)
     for (task, method, epochs), ap in levels.items():
         if lengths_of[(task, method)] < 2:  # trained at one length only: nothing to compare
             continue
@@ -169,10 +178,9 @@ def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -
                   "next_epochs": None, "change": np.nan, "change_low": np.nan, "change_high": np.nan, "converged": None}
         longer = [e for e in lengths if e > epochs and (task, method, e) in levels]
         if longer:
-            diffs = (levels[task, method, longer[0]] - ap).dropna().to_numpy()
-            low, high = interval(diffs) if len(diffs) > 1 else (np.nan, np.nan)
-            record.update(next_epochs=longer[0], change=diffs.mean(), change_low=low, change_high=high,
-                          converged=bool(abs(diffs.mean()) < points))
+            change, low, high = mean_interval((levels[task, method, longer[0]] - ap).dropna().to_numpy())
+            record.update(next_epochs=longer[0], change=change, change_low=low, change_high=high,
+                          converged=bool(abs(change) < points))
         records.append(record)
     return pd.DataFrame(records)
 

@@ -4,6 +4,7 @@ ce and wce, one seed, 2 epochs — chosen for speed (two trainings of a few seco
 killed after the first epoch's checkpoint). The comparisons of metrics between executors are exact:
 the same trainings on the same machine with one torch thread each, not stored numbers. The plan of
 ``params/ci.yaml`` against what its notebooks loaded is checked in test_regression.py, on its run."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,7 +20,8 @@ ray = pytest.importorskip("ray")
 
 from nbutils.methods.registry import load_result  # noqa: E402
 from nbutils.run import main, planned_trainings  # noqa: E402
-from nbutils.runs.parameters import plan
+from nbutils.runs.parameters import plan  # noqa: E402
+from nbutils.runs.plan import Call, Training  # noqa: E402
 from nbutils.runs.ray_executor import KILL_AFTER_CHECKPOINT, worker_environment  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +145,22 @@ def test_two_sweeps_on_one_run_folder_train_each_result_once(cluster, tmp_path):
     for key in keys.values():  # every result whole, no temporary or checkpoint left behind
         assert load_result(run_dir / key).row["seed"] == 0
     assert not list(run_dir.rglob("*.tmp")) and not list(run_dir.rglob("checkpoint.pt"))
+
+
+def test_a_result_trained_without_notebook_02s_callbacks_is_not_finished(tmp_path):
+    """The sweep trains again a result that lacks the columns notebook 02 reads, as run_cached would
+    in the notebook's kernel (one core, after the sweep)."""
+    training = Training(Call("t", "ce", 0, sync_per_class=5), {}, ".", "results/t/ce/abc-seed0",
+                        "02_synchronous_learning", ("Evaluate(n=10, prefix='test', untrained row)",))
+    folder = tmp_path / training.key
+    folder.mkdir(parents=True)
+    (folder / "row.json").write_text("{}")
+    assert not training.is_finished(tmp_path)
+    (folder / "callbacks.json").write_text("[]")
+    assert not training.is_finished(tmp_path)
+    (folder / "callbacks.json").write_text(json.dumps(list(training.callbacks)))
+    assert training.is_finished(tmp_path)
+    assert dataclasses.replace(training, callbacks=()).is_finished(tmp_path)
 
 
 def test_a_task_without_a_gpu_sees_none_and_one_with_gpus_gets_them_from_ray():

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from nbutils.analysis.diagnostics import sync_callbacks
 from nbutils.data.imagesets import Task
 from nbutils.data.tasks import make_tasks
-from nbutils.methods.registry import method_spec, not_applicable, result_folder
+from nbutils.methods.registry import method_spec, not_applicable, recorded_callbacks, result_folder
 from nbutils.methods.settings import settings_from_parameters
 from nbutils.runs.parameters import SETTINGS_PARAMETERS
 
@@ -50,13 +50,21 @@ class Training:
     ``data_root``, ``image_size`` and the settings' parameters); folder: the notebook's folder, the
     working folder where the task's relative paths are read; key: the result folder relative to
     the run folder (``results/<task>/<method>/<hash>-seed<N>``); notebook: the first notebook that
-    needs it."""
+    needs it; callbacks: the reprs of the per-epoch callbacks its result must hold (notebook 02's),
+    which the result key leaves out."""
 
     call: Call
     parameters: dict[str, Any]
     folder: str
     key: str
     notebook: str
+    callbacks: tuple[str, ...] = ()
+
+    def is_finished(self, run_dir: Path) -> bool:
+        """Whether ``run_dir`` holds this training's result with every column its notebook reads (a
+        result trained without notebook 02's callbacks is trained again, as ``run_cached`` would)."""
+        folder = run_dir / self.key
+        return (folder / "row.json").is_file() and set(self.callbacks) <= recorded_callbacks(folder)
 
     @property
     def name(self) -> str:
@@ -160,10 +168,12 @@ def plan_trainings(notebooks: list[tuple[str, dict[str, Any], Path]], run_dir: P
         tasks = loaded[which]
         for call in NOTEBOOK_PLANS[stem](p, tasks):
             task = tasks[call.task]
-            path = result_folder(task, parameters["tasks"][call.task], call.entry, call.seed, run_dir,
-                                 **call_settings(call, task, parameters))
+            settings = call_settings(call, task, parameters)
+            path = result_folder(task, parameters["tasks"][call.task], call.entry, call.seed, run_dir, **settings)
             key = path.relative_to(run_dir).as_posix()
-            known = trainings.setdefault(key, Training(call, parameters, str(folder), key, stem))
+            callbacks = tuple(sorted(repr(c) for c in settings.get("callbacks", ())))
+            known = trainings.setdefault(key, Training(call, parameters, str(folder), key, stem, callbacks))
             if call.sync_per_class and not known.call.sync_per_class:  # trained once, with 02's callbacks
-                trainings[key] = dataclasses.replace(known, call=call, parameters=parameters, folder=str(folder))
+                trainings[key] = dataclasses.replace(known, call=call, parameters=parameters, folder=str(folder),
+                                                     callbacks=callbacks)
     return list(trainings.values()), unplanned

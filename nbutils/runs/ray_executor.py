@@ -199,7 +199,7 @@ def run_trainings(trainings: list[Training], run_dir: Path, *, address: str | No
     from tqdm import tqdm
 
     start = time.perf_counter()
-    pending = [t for t in trainings if not (run_dir / t.key / "row.json").is_file()]
+    pending = [t for t in trainings if not t.is_finished(run_dir)]
     report = SweepReport(len(trainings), len(trainings) - len(pending))
     if not pending:
         return report

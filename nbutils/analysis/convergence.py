@@ -211,16 +211,45 @@ def level_markdown(table: pd.DataFrame) -> str:
 
 def level_lines(table: pd.DataFrame, epochs: int, points: float = PLATEAU_POINTS) -> str:
     """Sentences generated from :func:`level_table` about the length ``epochs`` (a study's own): per task,
-    how many methods converged there by the rule, naming those that still moved."""
+    how many methods converged there by the rule; of the others, which still moved (the change's
+    interval excludes 0) and which the seeds' spread leaves undecided (it covers 0). A converged method
+    whose interval reaches beyond ``points`` is named with it: its mean is flat, its seeds do not show
+    that it is. Methods not trained beyond ``epochs`` are named with their change from the length before."""
+    def named(part: pd.DataFrame) -> str:
+        return ", ".join(f"{r.method} ({r.change:+.1f} [{r.change_low:+.1f}, {r.change_high:+.1f}])"
+                         for r in part.itertuples())
+
     lines = []
-    for task, part in table[(table["epochs"] == epochs) & table["converged"].notna()].groupby("task", sort=False):
-        moving = part[~part["converged"].astype(bool)]
-        named = ", ".join(f"{r.method} ({r.change:+.1f} [{r.change_low:+.1f}, {r.change_high:+.1f}])"
-                          for r in moving.itertuples())
-        nxt = int(part["next_epochs"].iloc[0])
-        lines.append(f"- **{task}**: {len(part) - len(moving)} of {len(part)} methods converged at {epochs} epochs "
-                     f"(minority test AP moved by less than {points} points from {epochs} to {nxt} epochs)"
-                     + (f"; still moving at {epochs}: {named}." if len(moving) else "."))
+    for task, part in table[table["epochs"] == epochs].groupby("task", sort=False):
+        before = table[(table["task"] == task) & (table["next_epochs"] == epochs)].set_index("method")
+        unchecked = before.loc[before.index.intersection(part.loc[part["converged"].isna(), "method"])].reset_index()
+        part = part[part["converged"].notna()]
+        parts = []
+        if len(part):
+            converged = part[part["converged"].astype(bool)]
+            others = part.drop(converged.index)
+            moving = others[(others["change_low"] > 0) | (others["change_high"] < 0)]
+            undecided = others.drop(moving.index)
+            loose = converged[(converged["change_low"] < -points) | (converged["change_high"] > points)]
+            nxt = int(part["next_epochs"].iloc[0])
+            parts.append(f"{len(converged)} of {len(part)} methods converged at {epochs} epochs (mean minority "
+                         f"test AP moved by less than {points} points from {epochs} to {nxt} epochs)")
+            if len(loose):
+                parts.append(f"of these, the seeds' intervals still allow more: {named(loose)}")
+            if len(moving):
+                parts.append(f"still moving at {epochs} (the interval excludes 0): {named(moving)}")
+            if len(undecided):
+                parts.append(f"moved by {points} points or more on average, within the seeds' spread: {named(undecided)}")
+        if len(unchecked):
+            early = unchecked[unchecked["converged"].astype(bool)]
+            late = unchecked.drop(early.index)
+            first = int(unchecked["epochs"].iloc[0])
+            if len(early):
+                parts.append(f"not trained beyond {epochs}, converged at {first} already: {named(early)}")
+            if len(late):
+                parts.append(f"not trained beyond {epochs}, still moving from {first} to {epochs}: {named(late)}")
+        if parts:
+            lines.append(f"- **{task}**: " + "; ".join(parts) + ".")
     return "\n".join(lines)
 
 

@@ -156,9 +156,9 @@ def length_markdown(table: pd.DataFrame) -> str:
 
 def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -> pd.DataFrame:
     """Per task and method trained at two lengths or more, at each length: the smallest class's test AP
-    (%, mean and std over seeds), and to the next longer length its change (points, paired over the
-    seeds both have, with its 95% t-interval) and ``converged``: |change| < points (None at the longest
-    length).
+    (%, mean and std over seeds; a method trained on one seed is left out), and to the next longer
+    length its change (points, paired over the seeds both have, with its 95% t-interval) and
+    ``converged``: |change| < points (None at the longest length).
     runs: epochs -> that run's rows (``tables/benchmark_rows.csv``)."""
     lengths = sorted(runs)
     levels = {}
@@ -167,7 +167,8 @@ def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS) -
         for task, part in rows.groupby("task", sort=False):
             minority = f"ap/{smallest_class(part)}"
             for method, group in part.groupby("method", sort=False):
-                levels[task, method, epochs] = 100 * group.set_index("seed")[minority].astype(float)
+                if group["seed"].nunique() > 1:  # one seed (e.g. a CAM notebook's training) cannot judge a change
+                    levels[task, method, epochs] = 100 * group.set_index("seed")[minority].astype(float)
     records = []
     lengths_of = Counter((task, method) for task, method, _ in levels)
     for (task, method, epochs), ap in levels.items():

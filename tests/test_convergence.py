@@ -50,10 +50,11 @@ def test_the_length_table_shows_an_answer_that_flips_with_the_training_length():
 
 def test_a_method_whose_ap_still_moves_at_twice_the_length_has_not_converged():
     short = rows({"ce": [0.80, 0.82, 0.81], "rg": [0.70, 0.73, 0.71]})
-    mid = rows({"ce": [0.85, 0.86, 0.84], "rg": [0.80, 0.81, 0.79], "lmf": [0.80, 0.81, 0.79], "ldam": [0.8, 0.8, 0.8]})
+    mid = rows({"ce": [0.85, 0.86, 0.84], "rg": [0.80, 0.81, 0.79], "lmf": [0.80, 0.81, 0.79], "ldam": [0.8, 0.8, 0.8],
+                "focal": [0.85, 0.86, 0.84]})
     mid = pd.concat([mid, rows({"ros": [0.8]})])  # one seed: left out at every length
     long = rows({"ce": [0.852, 0.858, 0.842], "rg": [0.84, 0.86, 0.83], "wce": [0.8, 0.8, 0.8], "ros": [0.9],
-                 "lmf": [0.78, 0.86, 0.82], "ldam": [0.77, 0.83, 0.80]})
+                 "lmf": [0.78, 0.86, 0.82], "ldam": [0.77, 0.83, 0.80], "focal": [0.80, 0.81, 0.80]})
     table = convergence.level_table({8: short, 24: mid, 48: long}).set_index(["method", "epochs"])
     assert {"wce", "ros"}.isdisjoint(table.index.get_level_values("method"))  # one length only: nothing to compare
     assert table.loc[("ce", 24), "minority_ap"] == pytest.approx(85.0)
@@ -63,15 +64,16 @@ def test_a_method_whose_ap_still_moves_at_twice_the_length_has_not_converged():
     assert not table.loc[("rg", 24), "converged"] and not table.loc[("ce", 8), "converged"]
     assert table.loc[("ce", 48), "converged"] is None and pd.isna(table.loc[("ce", 48), "next_epochs"])
     lines = convergence.level_lines(table.reset_index(), 24)
-    assert "2 of 4 methods converged at 24 epochs" in lines
-    assert "still moving at 24 (the interval excludes 0): rg (+4.3 [" in lines
+    assert "2 of 5 methods converged at 24 epochs" in lines
+    assert "falling when trained longer (the interval lies below 0: over-fitting): focal (-4.7 [" in lines
+    assert "still rising at 24 (the interval lies above 0): rg (+4.3 [" in lines
     assert "within the seeds' spread: lmf (+2.0 [" in lines  # changes -2, +5, +3: the interval covers 0
     assert "still allow more: ce (+0.1 [-0.5, +0.6]), ldam (" in lines and "[-7.5, +7.5])" in lines  # flat on average, not seed by seed
     assert "not trained beyond" not in lines
     lines = convergence.level_lines(table.reset_index(), 48)
     assert lines == ("- **t**: not trained beyond 48, converged at 24 already: ce (+0.1 [-0.5, +0.6]), ldam (+0.0 "
                      "[-7.5, +7.5]); not trained beyond 48, still moving from 24 to 48: rg (+4.3 [+2.9, +5.8]), lmf "
-                     "(+2.0 [-7.0, +11.0]).")
+                     "(+2.0 [-7.0, +11.0]), focal (-4.7 [-6.1, -3.2]).")
     markdown = convergence.level_markdown(table.reset_index())
     assert "| t | ce | 81.0 ± 1.0 | 85.0 ± 1.0 | 85.1 ± 0.8 | +4.0 [" in markdown and "(yes) |" in markdown
 

@@ -212,8 +212,9 @@ def level_markdown(table: pd.DataFrame) -> str:
 
 def level_lines(table: pd.DataFrame, epochs: int, points: float = PLATEAU_POINTS) -> str:
     """Sentences generated from :func:`level_table` about the length ``epochs`` (a study's own): per task,
-    how many methods converged there by the rule; of the others, which still moved (the change's
-    interval excludes 0) and which the seeds' spread leaves undecided (it covers 0). A converged method
+    how many methods converged there by the rule; of the others, which still rose (the change's
+    interval lies above 0), which fell (below 0: longer training over-fits) and which the seeds' spread
+    leaves undecided (it covers 0). A converged method
     whose interval reaches beyond ``points`` is named with it: its mean is flat, its seeds do not show
     that it is. Methods not trained beyond ``epochs`` are named with their change from the length before."""
     def named(part: pd.DataFrame) -> str:
@@ -229,16 +230,18 @@ def level_lines(table: pd.DataFrame, epochs: int, points: float = PLATEAU_POINTS
         if len(part):
             converged = part[part["converged"].astype(bool)]
             others = part.drop(converged.index)
-            moving = others[(others["change_low"] > 0) | (others["change_high"] < 0)]
-            undecided = others.drop(moving.index)
+            rising, falling = others[others["change_low"] > 0], others[others["change_high"] < 0]
+            undecided = others.drop(rising.index.union(falling.index))
             loose = converged[(converged["change_low"] < -points) | (converged["change_high"] > points)]
             nxt = int(part["next_epochs"].iloc[0])
             parts.append(f"{len(converged)} of {len(part)} methods converged at {epochs} epochs (mean minority "
                          f"test AP moved by less than {points} points from {epochs} to {nxt} epochs)")
             if len(loose):
                 parts.append(f"of these, the seeds' intervals still allow more: {named(loose)}")
-            if len(moving):
-                parts.append(f"still moving at {epochs} (the interval excludes 0): {named(moving)}")
+            if len(rising):
+                parts.append(f"still rising at {epochs} (the interval lies above 0): {named(rising)}")
+            if len(falling):
+                parts.append(f"falling when trained longer (the interval lies below 0: over-fitting): {named(falling)}")
             if len(undecided):
                 parts.append(f"moved by {points} points or more on average, within the seeds' spread: {named(undecided)}")
         if len(unchecked):

@@ -27,6 +27,8 @@ figures to ``docs/gallery``.
 """
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import shutil
@@ -336,11 +338,17 @@ def study_words(report: Path) -> str:
 
 
 def provenance_words(report: Path) -> str:
-    """'`command` at commit abc1234, 70 min wall'."""
+    """'`command` at commit abc1234 (with uncommitted changes), 45 min wall on AMD EPYC (26 of 68
+    trainings were already in the run folder)'."""
     _, provenance = read_summary(report)
-    return (f"`{provenance.get('command', '?')}` at commit {str(provenance.get('git', {}).get('commit', '?'))[:7]}, "
+    git = provenance.get("git", {})
+    trainings = json.loads((report / "summary.json").read_text()).get("trainings", {})
+    reused = (f" ({trainings['already_done']} of {trainings['planned']} trainings were already in the run folder)"
+              if trainings.get("already_done") else "")
+    return (f"`{provenance.get('command', '?')}` at commit {str(git.get('commit', '?'))[:7]}"
+            f"{' (with uncommitted changes)' if git.get('dirty') else ''}, "
             f"{provenance.get('wall_seconds', float('nan')) / 60:.0f} min wall on "
-            f"{provenance.get('device', {}).get('cpu', 'this machine')}")
+            f"{provenance.get('device', {}).get('cpu', 'this machine')}{reused}")
 
 
 def report_links(report: Path, page: Path) -> str:
@@ -358,6 +366,23 @@ def length_words(report: Path) -> str:
     return f", with the training-length check ({', '.join(map(str, epochs[:-1]))} and {epochs[-1]} epochs)"
 
 
+def length_grid(study: Path) -> str:
+    """The training-length check as one row per contrast and one column per task, each cell the
+    minority-AP effect at every length ('24: +0.0 [-3.3, +3.4]; 48: ...'); '' without the check."""
+    path = study / "tables" / "training_length.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path)
+    cells = (table.sort_values("epochs").groupby(["contrast", "task"], sort=False)
+             .apply(lambda part: "; ".join(f"{r.epochs}: {r.minority_ap:+.1f} [{r.minority_ap_low:+.1f}, "
+                                           f"{r.minority_ap_high:+.1f}]" for r in part.itertuples()), include_groups=False)
+             .unstack("task"))
+    cells = cells.loc[list(dict.fromkeys(table["contrast"])), list(dict.fromkeys(table["task"]))].fillna("—")
+    return ("**Does the answer depend on the training length?** Minority AP effect in points at each length "
+            "(epochs: mean [95% interval over seeds]):\n\n"
+            + markdown_table(cells.rename_axis(index="effect (a - b)", columns=None).reset_index()))
+
+
 def findings_block(study: Path, ablations: Path | None, page: Path | None = None) -> str:
     """The README's headline findings: the study's claims as a claims x tasks table (each cell the
     effect [95% interval] (verdict), read from ``tables/claims.csv``), the ablations' headline answer
@@ -370,9 +395,7 @@ def findings_block(study: Path, ablations: Path | None, page: Path | None = None
              markdown_table(claims_grid(claims)),
              f"The study: {study_words(study)}; {provenance_words(study)}. Rewritten by "
              "`python docs/update_readme.py --study DIR` or `--ablations DIR`."]
-    converged = converged_words(study)
-    if converged:
-        parts.append(converged)
+    parts += [words for words in (converged_words(study), length_grid(study)) if words]
     if ablations is not None and (ablations / "tables" / "ablation_rows.csv").is_file():
         rows = ablation_rows(ablations)
         goals = " ".join(goal_sentence(rows, task) for task in rows["task"].unique())

@@ -4,6 +4,7 @@ committed reports' numbers. The README also stays short and its links resolve.""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import re
 import shutil
@@ -171,7 +172,10 @@ def test_the_readme_findings_are_the_committed_claims_table():
     assert block.strip() == update_readme.findings_block(STUDY, ABLATIONS if ABLATIONS.is_dir() else None).strip(), \
         "README findings are stale: run python docs/update_readme.py --study docs/results/study"
     claims = pd.read_csv(STUDY / "tables" / "claims.csv")
-    table = [line for line in block.splitlines() if line.startswith("| ")]
+    lines = block.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    table = [line for line in itertools.takewhile(lambda line: line.startswith("|"), lines[first:])
+             if line.startswith("| ")]
     assert len(table) == 1 + claims["claim"].nunique(), "one header and one row per claim"
     tasks = list(claims["task"].unique())
     assert table[0] == f"| the papers' claim (contrast, unit) | {' | '.join(tasks)} |", "one column per task"
@@ -182,10 +186,16 @@ def test_the_readme_findings_are_the_committed_claims_table():
             assert cell == claim.verdict
             continue
         scale, digits = (100, 1) if "points" in row else (1, 3)
-        assert cell == (f"{claim.effect * scale:+.{digits}f} [{claim.low * scale:+.{digits}f}, "
-                        f"{claim.high * scale:+.{digits}f}] ({claim.verdict})"), (claim.claim, claim.task)
+        interval = "" if np.isnan(claim.low) else f" [{claim.low * scale:+.{digits}f}, {claim.high * scale:+.{digits}f}]"
+        assert cell == f"{claim.effect * scale:+.{digits}f}{interval} ({claim.verdict})", (claim.claim, claim.task)
     epochs = {nb["parameters"]["epochs"] for nb in yaml.safe_load((STUDY / "params.yaml").read_text())["notebooks"]}
     assert f"{epochs.pop()} epochs, seeds " in block and "docs/results.md" in block
+    lengths = STUDY / "tables" / "training_length.csv"
+    if lengths.is_file():  # the training-length grid: each effect at each length, recomputed from the CSV
+        for r in pd.read_csv(lengths).itertuples():
+            row = next(line for line in lines if line.startswith(f"| {r.contrast} | "))
+            assert (f"{r.epochs}: {r.minority_ap:+.1f} [{r.minority_ap_low:+.1f}, {r.minority_ap_high:+.1f}]"
+                    in row), (r.contrast, r.task, r.epochs)
 
 
 def test_the_findings_block_sets_each_claim_by_task(tmp_path):

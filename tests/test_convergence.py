@@ -93,3 +93,13 @@ def test_the_seeds_that_would_decide_a_claim_follow_the_t_interval():
     assert convergence.seeds_to_decide(-0.004, 0.007) == 4  # below 0.01 once half < 0.014: n = 4 (half 0.0111)
     assert convergence.seeds_to_decide(0.0, 0.5) is None  # half must fall below 1 point: over 200 seeds
     assert convergence.seeds_to_decide(float("nan"), 0.01) is None
+
+
+def test_a_claim_its_seeds_would_decide_is_said_to_need_test_images_not_seeds():
+    claims = pd.DataFrame([{"claim": "c", "task": "t", "verdict": "inconclusive", "effect": -0.002, "spread": 0.001,
+                            "n_seeds": 3, "unit": "points"},
+                           {"claim": "d", "task": "t", "verdict": "inconclusive", "effect": 0.02, "spread": 0.01,
+                            "n_seeds": 3, "unit": "points"}])
+    lines = convergence.decide_lines(claims).splitlines()
+    assert "needs no more seeds (their part of the interval decides it from 2)" in lines[0]
+    assert "needs about 4 seeds." in lines[1]

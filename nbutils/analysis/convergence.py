@@ -274,11 +274,15 @@ def seeds_to_decide(effect: float, std: float, min_effect: float = 0.01, level: 
 
 def decide_lines(claims: pd.DataFrame, min_effect: float = 0.01) -> str:
     """For each inconclusive claim with a paired seed std (claims.csv's ``spread``): how many seeds
-    would decide it at the measured mean and std."""
+    would decide it at the measured mean and std, or, when its seeds would decide it already, that its
+    test-image part is what leaves it undecided."""
     lines = []
     for r in claims[(claims["verdict"] == "inconclusive") & claims["spread"].notna()].itertuples():
         n = seeds_to_decide(r.effect, r.spread, min_effect)
-        need = f"about {n} seeds" if n else "more than 200 seeds (the mean is too close to the bounds)"
+        need = (f"about {n} seeds" if n and n > r.n_seeds else
+                f"no more seeds (their part of the interval decides it from {n}); the test images' part is what "
+                "leaves it undecided, so it needs a larger test split" if n else
+                "more than 200 seeds (the mean is too close to the bounds)")
         points = getattr(r, "unit", "points") == "points"
         scale, unit = (100, " points") if points else (1, f" ({r.unit})")
         lines.append(f"- *{r.task}* — {r.claim}: mean {scale * r.effect:+.{1 if points else 3}f}, seed std "

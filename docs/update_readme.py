@@ -28,7 +28,6 @@ figures to ``docs/gallery``.
 from __future__ import annotations
 
 import json
-
 import os
 import re
 import shutil
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nbutils.analysis.markdown import claim_unit, claims_markdown
+from nbutils.analysis.markdown import bracketed, claim_unit, claims_markdown
 from nbutils.publish import markdown_table, run_epochs
 from nbutils.runs.folder import read_summary
 
@@ -278,9 +277,8 @@ def claim_cell(row) -> str:
         return str(row.verdict)
     unit = claim_unit(row)
     scale, digits = (100, 1) if unit == "points" else (1, 2) if unit == "kendall tau" else (1, 3)
-    value = f"{row.effect * scale:+.{digits}f}"
-    if not pd.isna(row.low):
-        value += f" [{row.low * scale:+.{digits}f}, {row.high * scale:+.{digits}f}]"
+    value = (f"{row.effect * scale:+.{digits}f}" if pd.isna(row.low)
+             else bracketed(row.effect * scale, row.low * scale, row.high * scale, digits))
     return f"{value} ({row.verdict})"
 
 
@@ -374,8 +372,8 @@ def length_grid(study: Path) -> str:
         return ""
     table = pd.read_csv(path)
     cells = (table.sort_values("epochs").groupby(["contrast", "task"], sort=False)
-             .apply(lambda part: "; ".join(f"{r.epochs}: {r.minority_ap:+.1f} [{r.minority_ap_low:+.1f}, "
-                                           f"{r.minority_ap_high:+.1f}]" for r in part.itertuples()), include_groups=False)
+             .apply(lambda part: "; ".join(f"{r.epochs}: {bracketed(r.minority_ap, r.minority_ap_low, r.minority_ap_high)}"
+                                           for r in part.itertuples()), include_groups=False)
              .unstack("task"))
     cells = cells.loc[list(dict.fromkeys(table["contrast"])), list(dict.fromkeys(table["task"]))].fillna("—")
     return ("**Does the answer depend on the training length?** Minority AP effect in points at each length "

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nbutils.analysis.claims import interval, paired_differences
+from nbutils.analysis.markdown import bracketed
 from nbutils.core.metrics import t_half_width
 
 PLATEAU_POINTS = 0.5
@@ -146,8 +147,8 @@ def length_markdown(table: pd.DataFrame) -> str:
                 cells += ["", ""]
                 continue
             r = part.loc[e]
-            cells += [f"{r.minority_ap:+.1f} [{r.minority_ap_low:+.1f}, {r.minority_ap_high:+.1f}] ({r.verdict})",
-                      f"{r.auroc:+.2f} [{r.auroc_low:+.2f}, {r.auroc_high:+.2f}]"]
+            cells += [f"{bracketed(r.minority_ap, r.minority_ap_low, r.minority_ap_high)} ({r.verdict})",
+                      bracketed(r.auroc, r.auroc_low, r.auroc_high, digits=2)]
         verdicts = set(part["verdict"])
         changes = "yes" if len(verdicts) > 1 else "no"
         lines.append(f"| {task} | {contrast} | " + " | ".join(cells) + f" | {changes} |")
@@ -204,7 +205,7 @@ def level_markdown(table: pd.DataFrame) -> str:
             if r is None or r["next_epochs"] != b:
                 cells.append("")
                 continue
-            cells.append(f"{r['change']:+.1f} [{r['change_low']:+.1f}, {r['change_high']:+.1f}] "
+            cells.append(f"{bracketed(r['change'], r['change_low'], r['change_high'])} "
                          f"({'yes' if r['converged'] else 'no'})")
         lines.append(f"| {task} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -218,8 +219,7 @@ def level_lines(table: pd.DataFrame, epochs: int, points: float = PLATEAU_POINTS
     whose interval reaches beyond ``points`` is named with it: its mean is flat, its seeds do not show
     that it is. Methods not trained beyond ``epochs`` are named with their change from the length before."""
     def named(part: pd.DataFrame) -> str:
-        return ", ".join(f"{r.method} ({r.change:+.1f} [{r.change_low:+.1f}, {r.change_high:+.1f}])"
-                         for r in part.itertuples())
+        return ", ".join(f"{r.method} ({bracketed(r.change, r.change_low, r.change_high)})" for r in part.itertuples())
 
     lines = []
     for task, part in table[table["epochs"] == epochs].groupby("task", sort=False):
@@ -244,10 +244,9 @@ def level_lines(table: pd.DataFrame, epochs: int, points: float = PLATEAU_POINTS
                 parts.append(f"falling when trained longer (the interval lies below 0: over-fitting): {named(falling)}")
             if len(undecided):
                 parts.append(f"moved by {points} points or more on average, within the seeds' spread: {named(undecided)}")
-        if len(unchecked):
-            early = unchecked[unchecked["converged"].astype(bool)]
-            late = unchecked.drop(early.index)
-            first = int(unchecked["epochs"].iloc[0])
+        for first, group in unchecked.groupby("epochs", sort=True):  # each method's length before this one
+            early = group[group["converged"].astype(bool)]
+            late = group.drop(early.index)
             if len(early):
                 parts.append(f"not trained beyond {epochs}, converged at {first} already: {named(early)}")
             if len(late):

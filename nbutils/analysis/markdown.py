@@ -17,6 +17,11 @@ def signed_interval(effect: float, low: float, high: float, scale: float = 100, 
     return text if np.isnan(low) else f"{text} (95% interval {low * scale:+.{digits}f} to {high * scale:+.{digits}f})"
 
 
+def bracketed(effect: float, low: float, high: float, digits: int = 1) -> str:
+    """"+5.2 [+1.0, +9.4]": an effect with its interval, as the tables print it (values as given)."""
+    return f"{effect:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
 def claim_unit(row) -> str:
     """The unit of a claims row's effect: its ``unit`` column (``claims.POINTS`` or
     ``claims.LN_RATIO``); for tables written before that column, read from the metric."""

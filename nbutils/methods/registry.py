@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -439,6 +439,12 @@ def result_folder(task: Task, task_spec: dict[str, Any], entry: str | dict[str, 
     return Path(run_dir) / "results" / task.name / run_key(spec, entry, seed, settings)
 
 
+def callback_reprs(callbacks: Sequence[Any]) -> tuple[str, ...]:
+    """What identifies per-epoch callbacks in a result folder (``callbacks.json``): their sorted reprs,
+    which change whenever the columns' meaning does."""
+    return tuple(sorted(repr(c) for c in callbacks))
+
+
 def recorded_callbacks(folder: Path) -> set[str]:
     """The reprs of the per-epoch callbacks a finished result was trained with (its history holds
     their columns)."""
@@ -449,7 +455,7 @@ def recorded_callbacks(folder: Path) -> set[str]:
 def cached_result(folder: Path, callbacks: tuple) -> Result | None:
     """The finished result in ``folder`` if it holds every column ``callbacks`` measure, else None."""
     result = load_result(folder)
-    if result is not None and not {repr(c) for c in callbacks} <= recorded_callbacks(folder):
+    if result is not None and not set(callback_reprs(callbacks)) <= recorded_callbacks(folder):
         logger.info("%s lacks the columns of %s: training it again with them", folder, callbacks)
         return None
     return result
@@ -483,7 +489,7 @@ def run_cached(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any
                 threads = training_threads(pick_device((settings.get("train") or {}).get("device", "auto")))
                 (folder / "threads.json").write_text(json.dumps({"torch_threads": threads or torch.get_num_threads()}))
                 result = run_method(task, entry, seed, run_dir=folder, **settings)
-                (folder / "callbacks.json").write_text(json.dumps(sorted(repr(c) for c in callbacks)))
+                (folder / "callbacks.json").write_text(json.dumps(list(callback_reprs(callbacks))))
                 save_result(folder, result)
                 (folder / "checkpoint.pt").unlink(missing_ok=True)
                 return result

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from nbutils.analysis.diagnostics import sync_callbacks
 from nbutils.data.imagesets import Task
 from nbutils.data.tasks import make_tasks
-from nbutils.methods.registry import method_spec, not_applicable, recorded_callbacks, result_folder
+from nbutils.methods.registry import callback_reprs, method_spec, not_applicable, recorded_callbacks, result_folder
 from nbutils.methods.settings import settings_from_parameters
 from nbutils.runs.parameters import SETTINGS_PARAMETERS
 
@@ -171,7 +171,7 @@ def plan_trainings(notebooks: list[tuple[str, dict[str, Any], Path]], run_dir: P
             settings = call_settings(call, task, parameters)
             path = result_folder(task, parameters["tasks"][call.task], call.entry, call.seed, run_dir, **settings)
             key = path.relative_to(run_dir).as_posix()
-            callbacks = tuple(sorted(repr(c) for c in settings.get("callbacks", ())))
+            callbacks = callback_reprs(settings.get("callbacks", ()))
             known = trainings.setdefault(key, Training(call, parameters, str(folder), key, stem, callbacks))
             if call.sync_per_class and not known.call.sync_per_class:  # trained once, with 02's callbacks
                 trainings[key] = dataclasses.replace(known, call=call, parameters=parameters, folder=str(folder),

@@ -331,3 +331,73 @@ def test_the_rg_claims_give_aurocs_paired_difference_beside_the_minority_ap():
     table = judge_claims(rows, "t", ["pos"]).set_index("claim")
     assert "AUROC rg - ce: +0.011 [" in table.loc["RG raises minority-class AP over CE", "detail"]
     assert "AUROC rg - rg-random: +0.006 [" in table.loc["Random regrouping does not give RG's gain", "detail"]
+
+
+def test_effect_interval_by_hand_welch_satterthwaite():
+    from nbutils.analysis.claims import effect_interval
+    d = np.array([0.10, 0.11, 0.12])
+    images = np.random.default_rng(0).normal(0.11, 0.004, size=500)
+    effect = effect_interval(d, images)
+    v_s, v_i = d.var(ddof=1) / 3, images.var(ddof=1)
+    df = (v_s + v_i) ** 2 / (v_s ** 2 / 2 + v_i ** 2 / 499)
+    assert effect.df == pytest.approx(df) and 2 < effect.df < 499
+    assert effect.se_seeds == pytest.approx(np.sqrt(v_s)) and effect.se_images == pytest.approx(np.sqrt(v_i))
+    half = stats.t.ppf(0.975, df) * np.sqrt(v_s + v_i)
+    assert (effect.low, effect.high) == pytest.approx((0.11 - half, 0.11 + half))
+    assert effect.n_seeds == 3 and effect.n_boot == 500
+    assert "seeds and test images, Welch-Satterthwaite" in effect.describe()
+    # the image part is not multiplied by t(2) = 4.3: narrower than today's rule
+    assert half < 4.302653 * np.sqrt(v_s + v_i)
+
+
+def test_effect_interval_without_images_is_the_t_interval_and_its_edge_cases():
+    from nbutils.analysis.claims import effect_interval
+    seeds_only = effect_interval(np.array([0.10, 0.11, 0.12]))
+    low, high = stats.ttest_1samp([0.10, 0.11, 0.12], 0).confidence_interval(0.95)
+    assert (seeds_only.low, seeds_only.high) == pytest.approx((low, high)) and seeds_only.df == 2
+    assert np.isnan(seeds_only.se_images) and seeds_only.describe() == "95% t-interval over seeds"
+    images = np.array([0.0, 0.02, -0.02, 0.01, -0.01])
+    one = effect_interval(np.array([0.05]), images)  # one seed: the image part alone, B - 1 d.o.f.
+    assert one.df == 4 and one.high - one.mean == pytest.approx(stats.t.ppf(0.975, 4) * images.std(ddof=1))
+    assert np.isnan(one.se_seeds) and "test images only" in one.describe()
+    assert np.isnan(effect_interval(np.array([0.05])).low)  # one seed, no images: no interval
+    same = effect_interval(np.array([0.1, 0.1, 0.1]), images)  # zero spread: no interval, as compare
+    assert same.mean == pytest.approx(0.1) and np.isnan(same.low) and np.isnan(same.high)
+    assert np.isnan(effect_interval(np.array([])).mean)
+    with_nan = effect_interval(np.array([0.10, 0.11, 0.12]), np.r_[images, np.nan])
+    assert with_nan.n_boot == 5
+
+
+def test_compare_and_the_claims_table_keep_the_parts_of_the_interval():
+    rows = two_methods([0.60, 0.62, 0.64], [0.50, 0.51, 0.52])
+    rng = np.random.default_rng(0)
+    replicates = {(m, s): {"ap/mel": v + rng.normal(0, 0.01, size=300)}
+                  for m, s, v in zip(rows["method"], rows["seed"], rows["ap/mel"])}
+    result = compare(rows, "ap/mel", "rg", "ce", "t", replicates)
+    diffs = np.mean([replicates[("rg", s)]["ap/mel"] - replicates[("ce", s)]["ap/mel"] for s in range(3)], axis=0)
+    assert result["se_images"] == pytest.approx(diffs.std(ddof=1))
+    assert result["se_seeds"] == pytest.approx(0.01 / np.sqrt(3)) and 2 < result["df"] < 299
+    assert "Welch-Satterthwaite d.o.f." in result["detail"]
+    seeds_only = compare(rows, "ap/mel", "rg", "ce", "t")
+    assert seeds_only["df"] == 2 and np.isnan(seeds_only["se_images"]) and "t-interval over seeds" in seeds_only["detail"]
+    table = judge_claims(paper_like_rows(), "t", ["mel"])
+    assert {"se_seeds", "se_images", "df"} <= set(table.columns)
+    has_interval = table["low"].notna()
+    assert table.loc[has_interval, ["se_seeds", "df"]].notna().all().all()
+
+
+def test_aurocs_interval_has_its_test_image_part():
+    rows = pd.DataFrame([{"task": "t", "method": m, "seed": s, "ba": 0.8, "macro_ap": 0.7, "ap/rest": 0.99,
+                          "ap/pos": ap + 0.01 * s, "auroc": auc + 0.001 * s * (m == "rg")}
+                         for m, ap, auc in (("ce", 0.5, 0.95), ("rg", 0.55, 0.96), ("rg-random", 0.52, 0.955))
+                         for s in range(3)])
+    rng = np.random.default_rng(1)
+    replicates = {(r["method"], r["seed"]): {"auroc": r["auroc"] + rng.normal(0, 0.02, 200),
+                                             "ap/pos": r["ap/pos"] + rng.normal(0, 0.02, 200),
+                                             "ba": np.full(200, 0.8), "macro_ap": np.full(200, 0.7)}
+                  for r in rows.to_dict("records")}
+    detail = judge_claims(rows, "t", ["pos"], replicates=replicates).loc[0, "detail"]
+    auroc = detail[detail.index("AUROC rg - ce"):]
+    assert "over seeds and test images" in auroc
+    low, high = (float(x) for x in auroc[auroc.index("[") + 1:auroc.index("]")].split(", "))
+    assert high - low > 0.02  # the seeds alone give +0.011 [+0.009, +0.013]

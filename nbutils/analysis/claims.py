@@ -12,17 +12,32 @@ differences times 100) or "ln ratio" (the asynchrony). The rank claim also carri
 (columns kendall_tau, tau_low, tau_high), a description that does not decide its verdict.
 
 Pairwise claims ("method a beats method b on a metric", ``compare``). Runs of a and b are
-paired by seed, d_s = a_s - b_s, effect = mean of d. Its standard error adds the two sources of
-noise: training (the seed-to-seed variance of d, s^2 / n) and the finite test set (the variance
-over test-image bootstrap replicates of the seed-mean difference, when replicates are given):
-se = sqrt(s^2 / n + se_images^2), interval = effect ± t(0.975, n - 1) * se. Then
+paired by seed, d_s = a_s - b_s, effect = mean of d. Every interval of this module, of
+``convergence`` and of ``ablations`` comes from one function, ``effect_interval``, which adds the
+two sources of noise with the degrees of freedom each is known to:
+- training: the seed-to-seed variance of d, s^2 / n, estimated from n seeds (n - 1 d.o.f.);
+- the finite test set: se_images^2, the variance over the B test-image bootstrap replicates of the
+  seed-mean difference (``metrics.bootstrap_runs``: the same resampled test sets for every run).
+  It is given B - 1 d.o.f., the Monte Carlo precision of B replicates (B = 500: known well). This
+  treats the bootstrap variance as the test set's sampling variance; what it ignores is that the
+  bootstrap itself is computed from ONE test set (its error as an estimate of the variance over
+  test sets is not counted) and that the part of the image noise that differs between seeds is
+  already in s^2 (counted twice: slightly conservative). The image part is one draw shared by all
+  seeds: it does not shrink with more seeds, only with more test images.
+se = sqrt(s^2 / n + se_images^2) with Welch-Satterthwaite d.o.f.
+df = se^4 / ((s^2 / n)^2 / (n - 1) + se_images^4 / (B - 1)), interval = effect ± t(0.975, df) * se.
+Without replicates it is the t-interval over seeds (df = n - 1). Multiplying the whole se by
+t(0.975, n - 1), as this module did before, lets 3 seeds' t = 4.3 multiply the well-measured
+image part too: ``tests/test_coverage.py`` simulates studies at the measured magnitudes and finds
+that rule covering 99-100% where the image part dominates, this one 93-97% in every case. Then
 - "holds" when low > 0 (a one-sided test of a > b at 2.5%);
 - "does not hold" when high < min_effect (default 0.01, one point of AP/BA on the 0-1 scale):
   even the optimistic bound is below the smallest gain worth the name;
 - "inconclusive" otherwise, and ALWAYS with one shared seed or with zero seed-to-seed spread
   (identical differences on every seed say nothing about training noise: did the seed change
   anything?). Zero spread therefore never "holds".
-With 2 seeds the t quantile is 12.7, so only a large, steady gain "holds"; with 3 it is 4.3.
+The claims table keeps the parts of the interval (columns se_seeds, se_images, df; se_images NaN
+without replicates) so that ``convergence.decide_lines`` can say what would decide a claim.
 
 Rank claim ("BA and AP rank methods differently", ``rankings_disagree``). What the papers say is
 a statement about named pairs: a rebalancing method raises BA over its baseline while it lowers
@@ -63,6 +78,7 @@ A claim whose methods or history were not run is "not run", with the reason.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -71,7 +87,8 @@ from scipy import stats
 
 RUN_COLUMNS = ("task", "method", "seed")
 COLUMNS = ["claim", "metric", "effect", "low", "high", "spread", "n_seeds", "verdict", "detail",
-           "unit", "kendall_tau", "tau_low", "tau_high"]
+           "unit", "kendall_tau", "tau_low", "tau_high", "se_seeds", "se_images", "df"]
+INTERVAL_PARTS = ("se_seeds", "se_images", "df")  # the parts of a row's interval (``EffectInterval``)
 LEVEL = 0.95
 POINTS, LN_RATIO = "points", "ln ratio"  # the units of the claims' effects (column unit)
 # (rebalancing method, its baseline): the pairs whose BA-up-AP-down swap the papers name
@@ -116,26 +133,95 @@ def replicate_values(replicates: Replicates, method: str, seed: int, metric: str
     return np.mean([run[p] for p in parts], axis=0)
 
 
-def image_se(replicates: Replicates | None, metric: str, method_a: str, method_b: str,
-             seeds: Sequence[int]) -> float:
-    """Std over test-image bootstrap replicates of the seed-mean of a - b (0 without replicates)."""
+def image_differences(replicates: Replicates | None, metric: str, method_a: str, method_b: str,
+                      seeds: Sequence[int]) -> np.ndarray | None:
+    """(B,) the seed-mean of a - b on each test-image bootstrap replicate (None without replicates)."""
     if replicates is None:
-        return 0.0
-    diffs = [replicate_values(replicates, method_a, s, metric) - replicate_values(replicates, method_b, s, metric)
-             for s in seeds]
-    return float(np.std(np.mean(diffs, axis=0), ddof=1))
+        return None
+    return np.mean([replicate_values(replicates, method_a, s, metric) - replicate_values(replicates, method_b, s, metric)
+                    for s in seeds], axis=0)
 
 
-def standard_error(diffs: np.ndarray, se_images: float = 0.0) -> float:
-    """Standard error of the mean of paired differences (n >= 2), widened by the test images' ``se_images``."""
-    return float(np.sqrt(np.var(diffs, ddof=1) / len(diffs) + se_images ** 2))
+@dataclass(frozen=True)
+class EffectInterval:
+    """A mean effect with its interval and the parts it is made of (``effect_interval``).
+
+    se_seeds: s / sqrt(n) (NaN with one seed); se_images: the std over test-image bootstrap
+    replicates of the seed-mean (NaN without them); df: the Welch-Satterthwaite degrees of freedom
+    (n - 1 over seeds alone, B - 1 over images alone); low, high NaN where there is no interval."""
+
+    mean: float
+    low: float
+    high: float
+    df: float
+    se_seeds: float
+    se_images: float
+    n_seeds: int
+    n_boot: int = 0
+    level: float = LEVEL
+
+    @property
+    def se(self) -> float:
+        return float(np.sqrt(np.nansum([self.se_seeds ** 2, self.se_images ** 2])))
+
+    @property
+    def source(self) -> str:
+        """'seeds + images', 'seeds' or 'images' (one seed): what the interval covers."""
+        seeds, images = np.isfinite(self.se_seeds), np.isfinite(self.se_images)
+        return "seeds + images" if seeds and images else "images" if images else "seeds"
+
+    def describe(self) -> str:
+        """What the interval is, in a few words, for every sentence that prints it."""
+        return {"seeds + images": f"{self.level:.0%} interval over seeds and test images, Welch-Satterthwaite d.o.f.",
+                "images": f"{self.level:.0%} interval over test images only (one seed)",
+                "seeds": f"{self.level:.0%} t-interval over seeds"}[self.source]
 
 
-def interval(diffs: np.ndarray, se_images: float = 0.0, level: float = LEVEL) -> tuple[float, float]:
-    """Two-sided ``level`` t-interval (low, high) of the mean of paired differences (n >= 2),
-    its standard error widened by the test-image bootstrap's ``se_images``."""
-    half = stats.t.ppf((1 + level) / 2, len(diffs) - 1) * standard_error(diffs, se_images)
-    return float(np.mean(diffs) - half), float(np.mean(diffs) + half)
+def describe_source(source: str, level: float = LEVEL) -> str:
+    """``EffectInterval.describe`` from a table's ``interval`` column ('seeds + images', 'seeds', 'images')."""
+    return EffectInterval(np.nan, np.nan, np.nan, np.nan, 1.0 if "seeds" in source else np.nan,
+                          1.0 if "images" in source else np.nan, 0, level=level).describe()
+
+
+def effect_interval(diffs: np.ndarray, image_diffs: np.ndarray | None = None, level: float = LEVEL) -> EffectInterval:
+    """The interval of every effect (module docstring): the mean of ``diffs`` (n,) (per-seed paired
+    differences, or per-seed values) with its ``level`` interval over seeds and, when
+    ``image_diffs`` (B,) (the test-image bootstrap replicates of the seed-mean) are given, test
+    images, combined by Welch-Satterthwaite: s^2 / n on n - 1 d.o.f. and var(image_diffs) on B - 1.
+
+    The image part's B - 1 d.o.f. are the Monte Carlo precision of B replicates: it ignores that the
+    bootstrap variance is itself measured on one test set, and counts the image noise that differs
+    between seeds twice (it is in s^2 too), which errs on the wide side. One seed: the image part
+    alone, if given, else no interval. Zero seed spread (identical differences): no interval, as
+    ``compare`` judges it (identical seeds say nothing about training noise). NaN values of
+    image_diffs (a resample where the metric is undefined) are left out."""
+    d = np.asarray(diffs, dtype=float)
+    n = len(d)
+    mean = float(d.mean()) if n else np.nan
+    images = None if image_diffs is None else np.asarray(image_diffs, dtype=float)
+    images = None if images is None else images[np.isfinite(images)]
+    n_boot = 0 if images is None else len(images)
+    if images is not None and n_boot < 2:
+        raise ValueError(f"image_diffs need at least 2 finite bootstrap values, got {n_boot}")
+    se_images = float(images.std(ddof=1)) if images is not None else np.nan
+    se_seeds = float(d.std(ddof=1) / np.sqrt(n)) if n >= 2 else np.nan
+    none = EffectInterval(mean, np.nan, np.nan, np.nan, se_seeds, se_images, n, n_boot, level)
+    if n == 0 or (n >= 2 and np.ptp(d) == 0) or (n == 1 and images is None):
+        return none
+    parts = [(v, k) for v, k in ((se_seeds ** 2, n - 1), (se_images ** 2, n_boot - 1)) if np.isfinite(v)]
+    variance = sum(v for v, _ in parts)
+    if variance == 0:
+        return none
+    df = variance ** 2 / sum(v ** 2 / k for v, k in parts)
+    half = float(stats.t.ppf((1 + level) / 2, df) * np.sqrt(variance))
+    return EffectInterval(mean, mean - half, mean + half, float(df), se_seeds, se_images, n, n_boot, level)
+
+
+def interval_parts(effect: EffectInterval) -> dict[str, float]:
+    """The claims table's columns se_seeds, se_images, df of an interval (NaN where it has none)."""
+    if not np.isfinite(effect.low):
+        return dict.fromkeys(INTERVAL_PARTS, np.nan)
+    return dict(se_seeds=effect.se_seeds, se_images=effect.se_images, df=effect.df)
 
 
 def compare(rows: pd.DataFrame, metric: str, method_a: str, method_b: str, task: str,
@@ -144,12 +230,13 @@ def compare(rows: pd.DataFrame, metric: str, method_a: str, method_b: str, task:
 
     replicates: test-image bootstrap values of each (method, seed) run of this task (optional).
     Returns a dict: metric, method_a, method_b, task, effect (mean of a - b), low, high (the
-    ``level`` interval), spread (std of a - b over seeds, ddof=1), n_seeds, verdict, detail.
+    ``level`` interval, ``effect_interval``), spread (std of a - b over seeds, ddof=1), n_seeds,
+    verdict, detail, and the interval's parts se_seeds, se_images (NaN without replicates), df.
     """
     diffs = paired_differences(rows, metric, method_a, method_b, task)
     n = len(diffs)
     result = dict(metric=metric, method_a=method_a, method_b=method_b, task=task, effect=np.nan,
-                  low=np.nan, high=np.nan, spread=np.nan, n_seeds=n)
+                  low=np.nan, high=np.nan, spread=np.nan, n_seeds=n, **dict.fromkeys(INTERVAL_PARTS, np.nan))
     if n == 0:
         ran = sorted(set(rows.loc[(rows["task"] == task) & rows[metric].notna(), "method"]))
         return result | dict(verdict="not run", detail=f"no seed has {metric} for both {method_a!r} and "
@@ -164,10 +251,10 @@ def compare(rows: pd.DataFrame, metric: str, method_a: str, method_b: str, task:
     if np.ptp(d) == 0:  # exact: identical values (a std can round to 1e-17)
         return result | dict(verdict="inconclusive", detail=f"{summary}; every seed gave the same difference: "
                                                             "no spread to judge by (did the seed change anything?)")
-    low, high = interval(d, image_se(replicates, metric, method_a, method_b, diffs.index), level)
-    result.update(low=low, high=high)
-    source = "seeds and test images" if replicates is not None else "seeds"
-    summary += f", std {spread:.3f}, {level:.0%} interval over {source} [{low:+.3f}, {high:+.3f}]"
+    effect = effect_interval(d, image_differences(replicates, metric, method_a, method_b, diffs.index), level)
+    low, high = effect.low, effect.high
+    result.update(low=low, high=high, **interval_parts(effect))
+    summary += f", std {spread:.3f}, {effect.describe()} (df {effect.df:.0f}) [{low:+.3f}, {high:+.3f}]"
     if low > 0:
         verdict, why = "holds", "the interval lies above 0"
     elif high < min_effect:
@@ -263,13 +350,14 @@ def contraction_table(history: pd.DataFrame, quantity: str = "target_spread",
 
 def claim_row(claim: str, result: dict, unit: str = POINTS) -> dict:
     """A ``compare`` result as a row of the claims table."""
-    return empty_row(claim, result["metric"], unit) | {k: result[k] for k in COLUMNS[2:9]}
+    return empty_row(claim, result["metric"], unit) | {k: result[k] for k in (*COLUMNS[2:9], *INTERVAL_PARTS)}
 
 
 def empty_row(claim: str, metric: str, unit: str) -> dict:
     """A claims-table row with no effect measured yet."""
     return dict(claim=claim, metric=metric, effect=np.nan, low=np.nan, high=np.nan, spread=np.nan, n_seeds=0,
-                verdict="", detail="", unit=unit, kendall_tau=np.nan, tau_low=np.nan, tau_high=np.nan)
+                verdict="", detail="", unit=unit, kendall_tau=np.nan, tau_low=np.nan, tau_high=np.nan,
+                **dict.fromkeys(INTERVAL_PARTS, np.nan))
 
 
 def minority_ap(rows: pd.DataFrame, minority_classes: Sequence[str]) -> tuple[pd.DataFrame, str]:
@@ -296,11 +384,13 @@ def task_ap_metric(rows: pd.DataFrame, task: str, minority: str) -> str:
     return minority if n_classes == 2 else "macro_ap"
 
 
-def one_sided_p(diffs: np.ndarray, se_images: float) -> float:
-    """p-value of "the mean of the paired differences is > 0" (t on n - 1 d.o.f.); 1 without spread."""
+def one_sided_p(diffs: np.ndarray, image_diffs: np.ndarray | None = None) -> float:
+    """p-value of "the mean of the paired differences is > 0", from the same standard error and
+    Welch-Satterthwaite d.o.f. as ``effect_interval``; 1 without spread (one seed, identical seeds)."""
     if len(diffs) < 2 or np.ptp(diffs) == 0:
         return 1.0
-    return float(stats.t.sf(np.mean(diffs) / standard_error(diffs, se_images), len(diffs) - 1))
+    effect = effect_interval(diffs, image_diffs)
+    return float(stats.t.sf(effect.mean / effect.se, effect.df))
 
 
 def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
@@ -327,19 +417,21 @@ def swap_test(tables: Mapping[str, pd.DataFrame], method: str, baseline: str, ap
         return None
     parts = {"BA gain": (both["ba" + method] - both["ba" + baseline]).to_numpy(float),
              "AP loss": (both[ap_metric + baseline] - both[ap_metric + method]).to_numpy(float)}
-    metric_of = {"BA gain": "ba", "AP loss": ap_metric}
-    se_images = {k: image_se(replicates, metric_of[k], method, baseline, seeds) for k in parts}
-    corrected, bounds = 1 - (1 - level) / n_pairs, {}
+    images = {"BA gain": image_differences(replicates, "ba", method, baseline, seeds),
+              "AP loss": image_differences(replicates, ap_metric, baseline, method, seeds)}
+    corrected, bounds, effects = 1 - (1 - level) / n_pairs, {}, {}
     for name, d in parts.items():
         if len(d) < 2 or np.ptp(d) == 0:  # no spread to judge by: no bound
             bounds[name] = (-np.inf, np.inf)
         else:
-            bounds[name] = (interval(d, se_images[name], corrected)[0], interval(d, se_images[name], level)[1])
+            effects[name] = effect_interval(d, images[name], level)
+            bounds[name] = (effect_interval(d, images[name], corrected).low, effects[name].high)
     means = {k: float(np.mean(d)) for k, d in parts.items()}
+    binding = min(bounds, key=lambda k: bounds[k][0])  # the part whose lower bound is the pair's
     return dict(pair=f"{method} - {baseline}", n_seeds=len(seeds), means=means, bounds=bounds,
                 effect=min(means.values()), low=min(b[0] for b in bounds.values()),
-                high=min(b[1] for b in bounds.values()),
-                p=max(one_sided_p(d, se_images[k]) for k, d in parts.items()))
+                high=min(b[1] for b in bounds.values()), binding=effects.get(binding),
+                p=max(one_sided_p(d, images[k]) for k, d in parts.items()))
 
 
 def bootstrap_tau(values: dict[str, np.ndarray], replicates: dict[str, np.ndarray] | None,
@@ -414,7 +506,11 @@ def rankings_disagree(rows: pd.DataFrame, task: str, replicates: Replicates | No
     rejected = holm([t["p"] for t in tests], (1 - level) / 2)
     row.update(effect=max(t["effect"] for t in tests), low=max(t["low"] for t in tests),
                high=max(t["high"] for t in tests), n_seeds=min(t["n_seeds"] for t in tests))
-    source = "seeds and test images" if replicates is not None else "seeds"
+    binding = max(tests, key=lambda t: t["low"])["binding"]  # the part whose bound is the row's low
+    if binding is not None and np.isfinite(row["low"]):
+        row.update(interval_parts(binding))
+    source = ("seeds and test images, Welch-Satterthwaite d.o.f." if replicates is not None
+              else "seeds (t-intervals)")
     lines = [f"{t['pair']} over {t['n_seeds']} seed(s): BA gain {t['means']['BA gain']:+.3f}, "
              f"{ap_metric} loss {t['means']['AP loss']:+.3f}, swap {t['effect']:+.3f} "
              f"[{t['low']:+.3f}, {t['high']:+.3f}], p {t['p']:.3g}" + (" (swaps, Holm)" if r else "")
@@ -453,17 +549,23 @@ def sync_claim(sync_table: pd.DataFrame | None, task: str, quantity: str, rg: st
         detail=result["detail"] + " (asynchrony: std across classes of ln(spread_t / spread_0), mean over epochs)")
 
 
-def with_auroc(row: dict, rows: pd.DataFrame, method_a: str, method_b: str, task: str, level: float) -> dict:
-    """A claims row whose detail also gives AUROC's paired difference a - b over seeds with its interval:
-    AUROC weighs the whole ranking where AP weighs its top, and the two can tell different stories."""
+def with_auroc(row: dict, rows: pd.DataFrame, method_a: str, method_b: str, task: str, level: float,
+               replicates: Replicates | None = None) -> dict:
+    """A claims row whose detail also gives AUROC's paired difference a - b with its interval
+    (``effect_interval``: over seeds, and test images when ``replicates`` hold "auroc"): AUROC
+    weighs the whole ranking where AP weighs its top, and the two can tell different stories."""
     if "auroc" not in rows or not {method_a, method_b} <= set(rows.loc[rows["task"] == task, "method"]):
         return row
-    d = paired_differences(rows, "auroc", method_a, method_b, task).to_numpy(dtype=float)
+    diffs = paired_differences(rows, "auroc", method_a, method_b, task)
+    d = diffs.to_numpy(dtype=float)
     if len(d) < 2:
         return row
-    low, high = interval(d, 0.0, level)
+    effect = effect_interval(d, image_differences(replicates, "auroc", method_a, method_b, diffs.index), level)
+    if not np.isfinite(effect.low):
+        return row | dict(detail=f"{row['detail']}; AUROC {method_a} - {method_b}: {d.mean():+.3f} over {len(d)} "
+                                 "seeds (no interval: the same difference on every seed)")
     return row | dict(detail=f"{row['detail']}; AUROC {method_a} - {method_b}: {d.mean():+.3f} "
-                             f"[{low:+.3f}, {high:+.3f}] over {len(d)} seeds")
+                             f"[{effect.low:+.3f}, {effect.high:+.3f}] over {len(d)} seeds ({effect.describe()})")
 
 
 def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
@@ -492,12 +594,12 @@ def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
     table = [
         with_auroc(claim_row("RG raises minority-class AP over CE",
                              compare(with_minority, minority, rg, ce, task, replicates, **options)),
-                   rows, rg, ce, task, level),
+                   rows, rg, ce, task, level, replicates),
         rankings_disagree(with_minority, task, replicates, n_boot=n_boot,
                           ap_metric=task_ap_metric(with_minority, task, minority), **options),
         with_auroc(claim_row("Random regrouping does not give RG's gain",
                              compare(with_minority, minority, rg, rg_random, task, replicates, **options)),
-                   rows, rg, rg_random, task, level),
+                   rows, rg, rg_random, task, level, replicates),
         sync_claim(sync_table, task, sync_quantity, rg, ce, **options),
     ]
     return pd.DataFrame(table, columns=COLUMNS)

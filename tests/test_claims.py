@@ -336,18 +336,24 @@ def test_the_rg_claims_give_aurocs_paired_difference_beside_the_minority_ap():
 def test_effect_interval_by_hand_welch_satterthwaite():
     from nbutils.analysis.claims import effect_interval
     d = np.array([0.10, 0.11, 0.12])
-    images = np.random.default_rng(0).normal(0.11, 0.004, size=500)
+    images = np.random.default_rng(0).normal(0.11, 0.02, size=500)  # the image part dominates
     effect = effect_interval(d, images)
     v_s, v_i = d.var(ddof=1) / 3, images.var(ddof=1)
     df = (v_s + v_i) ** 2 / (v_s ** 2 / 2 + v_i ** 2 / 499)
     assert effect.df == pytest.approx(df) and 2 < effect.df < 499
     assert effect.se_seeds == pytest.approx(np.sqrt(v_s)) and effect.se_images == pytest.approx(np.sqrt(v_i))
     half = stats.t.ppf(0.975, df) * np.sqrt(v_s + v_i)
+    assert half > stats.t.ppf(0.975, 2) * np.sqrt(v_s)  # wider than the seeds' own t-interval: WS decides
     assert (effect.low, effect.high) == pytest.approx((0.11 - half, 0.11 + half))
     assert effect.n_seeds == 3 and effect.n_boot == 500
     assert "seeds and test images, Welch-Satterthwaite" in effect.describe()
     # the image part is not multiplied by t(2) = 4.3: narrower than today's rule
     assert half < 4.302653 * np.sqrt(v_s + v_i)
+    # a small image part: WS alone would be narrower than the seeds' t-interval; it never is
+    small = effect_interval(d, np.random.default_rng(0).normal(0.11, 0.004, size=500))
+    seeds_alone = stats.t.ppf(0.975, 2) * 0.01 / np.sqrt(3)
+    assert stats.t.ppf(0.975, small.df) * small.se < seeds_alone
+    assert small.high - small.mean == pytest.approx(seeds_alone)
 
 
 def test_effect_interval_without_images_is_the_t_interval_and_its_edge_cases():
@@ -401,3 +407,13 @@ def test_aurocs_interval_has_its_test_image_part():
     assert "over seeds and test images" in auroc
     low, high = (float(x) for x in auroc[auroc.index("[") + 1:auroc.index("]")].split(", "))
     assert high - low > 0.02  # the seeds alone give +0.011 [+0.009, +0.013]
+
+
+def test_the_one_sided_p_agrees_with_the_interval():
+    from nbutils.analysis.claims import effect_interval, one_sided_p
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        d = rng.normal(0.01, 0.01, 3)
+        images = rng.normal(d.mean(), rng.choice([0.001, 0.01]), 300)
+        low = effect_interval(d, images, level=0.95).low
+        assert (one_sided_p(d, images) < 0.025) == (low > 0)

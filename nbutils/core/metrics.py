@@ -360,3 +360,29 @@ def interval_table(rows: pd.DataFrame, metrics: Sequence[str], replicates: Mappi
     if replicates is not None:
         summary = with_image_intervals(summary, rows, replicates, level)
     return format_mean_std(summary, metrics, scale=scale, digits=digits, spread="half")
+
+
+def save_replicates(path, replicates: Mapping[str, Mapping[tuple[str, int], Mapping[str, np.ndarray]]]) -> None:
+    """Write test-image bootstrap replicates {task: {(method, seed): {metric: (B,) float}}} (``bootstrap_runs``
+    per task) to one ``.npz``: array ``r<i>`` per (task, method, seed, metric), named in the JSON ``index``
+    (no pickle, so :func:`load_replicates` reads it with ``allow_pickle=False``)."""
+    import json
+
+    index, arrays = [], {}
+    for task, runs in replicates.items():
+        for (method, seed), values in runs.items():
+            for metric, array in values.items():
+                arrays[f"r{len(index)}"] = np.asarray(array, dtype=float)
+                index.append([str(task), str(method), int(seed), str(metric)])
+    np.savez_compressed(path, index=np.array(json.dumps(index)), **arrays)
+
+
+def load_replicates(path) -> dict[str, dict[tuple[str, int], dict[str, np.ndarray]]]:
+    """The replicates :func:`save_replicates` wrote: {task: {(method, seed): {metric: (B,) float}}}."""
+    import json
+
+    with np.load(path, allow_pickle=False) as archive:
+        replicates: dict = {}
+        for i, (task, method, seed, metric) in enumerate(json.loads(str(archive["index"]))):
+            replicates.setdefault(task, {}).setdefault((method, int(seed)), {})[metric] = archive[f"r{i}"]
+    return replicates

@@ -106,3 +106,19 @@ def test_the_k_by_aggregation_grid_holds_only_cells_with_the_other_factors_at_ba
     cells = ablations.design(factors, REGROUP, interactions=[["n_clusters", "aggregate"]])
     grid = [c.label for c in ablations.cells_varying(cells, ["n_clusters", "aggregate"])]
     assert grid == [BASE_LABEL, "n_clusters=2", "aggregate=sum", "n_clusters=2, aggregate=sum"]
+
+
+def test_clear_of_baseline_adds_the_test_image_part_when_replicates_are_given():
+    from nbutils.analysis.claims import effect_interval
+    rows = fake_rows({"up": [0.5, 0.52, 0.54]}, {"up": [0.5] * 3}, ce=[0.1, 0.12, 0.14])
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 0.05, 300)  # one test set: the same resamples for every run
+    replicates = {(r["method"], r["seed"]): {"m": r["m"] + shared} for r in rows.to_dict("records")}
+    seeds = ablations.clear_of_baseline(rows, "t", ["up"], "m")
+    both = ablations.clear_of_baseline(rows, "t", ["up"], "m", replicates=replicates)
+    expected = effect_interval(np.array([0.60, 0.64, 0.68]), np.mean([0.60, 0.64, 0.68]) + shared)
+    assert both.loc["up", "low"] == pytest.approx(expected.low) and both.loc["up", "low"] < seeds.loc["up", "low"]
+    assert "over seeds and test images, Welch-Satterthwaite" in both.attrs["interval"]
+    assert "(95% interval over seeds and test images, Welch-Satterthwaite d.o.f.: " in \
+        ablations.goal_sentence(both, "t", "m")
+    assert "(95% t-interval over seeds: " in ablations.goal_sentence(seeds, "t", "m")

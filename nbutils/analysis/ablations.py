@@ -11,6 +11,12 @@ The helpers after it read a run's rows back per cell: the cells of one factor, e
 cluster NMI beside its minority-AP gain over CE (:func:`gain_vs_nmi`, :func:`plot_gain_vs_nmi`),
 how well NMI predicts the gain (:func:`nmi_gain_correlation`), and which cells' intervals clear
 CE's (:func:`clear_of_baseline`). Every sentence a notebook prints is made here from those numbers.
+
+Every interval of a mean here is the claims' (``nbutils.analysis.claims.effect_interval``): the gains
+over CE come from ``claims.compare`` (over seeds and test images when replicates are given), a cell's
+own level over seeds and, with replicates, test images (Welch-Satterthwaite d.o.f.); each sentence says
+which. The NMI-gain correlation is a rank statistic, not a mean: its interval is a percentile
+bootstrap over seeds (:func:`nmi_gain_correlation`).
 """
 from __future__ import annotations
 
@@ -24,8 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nbutils.analysis.claims import gains_over
-from nbutils.core.metrics import summarize
+from nbutils.analysis.claims import EffectInterval, effect_interval, gains_over
 from nbutils.data.imagesets import Task
 from nbutils.methods.encoders import ENCODERS, check_encoder_options
 from nbutils.methods.registry import Result, check_method, method_spec, not_applicable, run_cached
@@ -215,27 +220,47 @@ def correlation_sentence(corr: dict[str, float], task: str) -> str:
              "below 0: cells whose clusters match the fine labels more closely gain less" if corr["high"] < 0 else
              "includes 0: these cells do not show whether NMI predicts the gain")
     return (f"*{task}*: Spearman's rho between cluster NMI and the gain over CE is {corr['rho']:+.2f} over "
-            f"{corr['n_cells']} cells (95% interval over {corr['n_seeds']} seeds {corr['low']:+.2f} to "
+            f"{corr['n_cells']} cells (95% percentile bootstrap interval over {corr['n_seeds']} seeds {corr['low']:+.2f} to "
             f"{corr['high']:+.2f}); the interval {where}.")
 
 
+def level_interval(values: pd.Series, replicates: Any = None, metric: str = "") -> EffectInterval:
+    """The interval of one method's mean ``metric`` over seeds (values indexed by seed), with its test-image
+    part when ``replicates`` ({(method, seed): {metric: (B,)}}) hold every seed's run; ``values.name``
+    is the method."""
+    values = values.dropna()
+    runs = [(values.name, s) for s in values.index]
+    images = None
+    if replicates is not None and runs and all(metric in replicates.get(run, {}) for run in runs):
+        images = np.mean([replicates[run][metric] for run in runs], axis=0)
+    return effect_interval(values.to_numpy(dtype=float), images)
+
+
 def clear_of_baseline(rows: pd.DataFrame, task: str, labels: Sequence[str], metric: str,
-                      baseline: str = "ce") -> pd.DataFrame:
-    """Each cell's mean and 95% t-interval over seeds on ``metric`` beside the baseline's, and
-    whether the two intervals do not overlap with the cell above ('above'), below ('below') or
-    they overlap ('overlap'); sorted by the cell's mean, highest first."""
+                      baseline: str = "ce", replicates: Any = None) -> pd.DataFrame:
+    """Each cell's mean and 95% interval on ``metric`` beside the baseline's (``claims.effect_interval``:
+    over seeds, and test images when ``replicates`` of this task are given), and whether the two
+    intervals do not overlap with the cell above ('above'), below ('below') or they overlap
+    ('overlap'); sorted by the cell's mean, highest first. ``attrs['interval']`` says what the
+    intervals are. (The paired gain of :func:`gain_vs_nmi` is the sharper comparison: the test set's
+    noise, shared by both, cancels in it.)"""
     task_rows = rows[(rows.task == task) & rows.method.isin([*labels, baseline])]
-    summary = summarize(task_rows, by=("method",), metrics=[metric])
-    mean, half = summary[f"{metric}_mean"], summary[f"{metric}_half"]
-    low, high = mean - half, mean + half
-    if baseline not in summary.index:
+    if baseline not in set(task_rows.method):
         raise ValueError(f"baseline {baseline!r} has no rows on task {task!r}")
-    table = pd.DataFrame({"mean": mean, "low": low, "high": high, "n_seeds": summary["n_runs"]}).drop(index=baseline)
+    effects = {method: level_interval(part.set_index("seed")[metric].rename(method), replicates, metric)
+               for method, part in task_rows.groupby("method", sort=False)}
+    summary = pd.DataFrame({"mean": {m: e.mean for m, e in effects.items()},
+                            "low": {m: e.low for m, e in effects.items()},
+                            "high": {m: e.high for m, e in effects.items()},
+                            "n_seeds": {m: e.n_seeds for m, e in effects.items()}})
+    low, high = summary["low"], summary["high"]
+    table = summary.drop(index=baseline)
     table["vs_" + baseline] = np.where(table["low"] > high[baseline], "above",
                                        np.where(table["high"] < low[baseline], "below", "overlap"))
     unjudged = table["low"].isna() | np.isnan(low[baseline])
     table.loc[unjudged, "vs_" + baseline] = "no interval"
-    table.attrs["baseline"] = {"mean": mean[baseline], "low": low[baseline], "high": high[baseline]}
+    table.attrs["baseline"] = {"mean": summary.loc[baseline, "mean"], "low": low[baseline], "high": high[baseline]}
+    table.attrs["interval"] = effects[baseline].describe()
     return table.sort_values("mean", ascending=False)
 
 
@@ -245,7 +270,8 @@ def goal_sentence(table: pd.DataFrame, task: str, metric: str) -> str:
     column = next(c for c in table.columns if c.startswith("vs_"))
     above = table[table[column] == "above"]
     best = table.index[0]
-    ce = f"{column[3:]} {100 * base['mean']:.1f} (95% interval {100 * base['low']:.1f} to {100 * base['high']:.1f})"
+    what = table.attrs.get("interval", "95% t-interval over seeds")
+    ce = f"{column[3:]} {100 * base['mean']:.1f} ({what}: {100 * base['low']:.1f} to {100 * base['high']:.1f})"
     if (table[column] == "no interval").all():
         return (f"*{task}*, {metric}: with one seed there are no intervals to compare; the highest mean is "
                 f"`{best}` {100 * table.loc[best, 'mean']:.1f} against {column[3:]} {100 * base['mean']:.1f}.")
@@ -254,7 +280,7 @@ def goal_sentence(table: pd.DataFrame, task: str, metric: str) -> str:
                           f"{100 * above.loc[c, 'high']:.1f})" for c in above.index)
         return f"*{task}*, {metric}: {len(above)} RG cell(s) have intervals wholly above {ce}: {names}."
     return (f"*{task}*, {metric}: no RG cell's interval lies wholly above {ce}; the highest mean is `{best}` "
-            f"{100 * table.loc[best, 'mean']:.1f} (95% interval {100 * table.loc[best, 'low']:.1f} to "
+            f"{100 * table.loc[best, 'mean']:.1f} ({100 * table.loc[best, 'low']:.1f} to "
             f"{100 * table.loc[best, 'high']:.1f}), and {int((table[column] == 'below').sum())} of "
             f"{len(table)} cells lie wholly below it.")
 
@@ -266,7 +292,7 @@ def ranked_sentence(values: pd.DataFrame, what: str, task: str) -> str:
     if ranked.empty:
         return f"*{task}*: no {what} was measured."
     parts = [f"`{name}` {r['mean']:.3f} ({r['low']:.3f} to {r['high']:.3f})" for name, r in ranked.iterrows()]
-    text = f"*{task}*, {what} (mean, 95% interval over seeds), highest first: " + ", ".join(parts)
+    text = f"*{task}*, {what} (mean, 95% t-interval over seeds), highest first: " + ", ".join(parts)
     if len(ranked) > 1:
         first, second = ranked.iloc[0], ranked.iloc[1]
         if np.isnan(first["low"]) or np.isnan(second["high"]):
@@ -278,10 +304,12 @@ def ranked_sentence(values: pd.DataFrame, what: str, task: str) -> str:
 
 
 def interval_of_means(rows: pd.DataFrame, by: str, metric: str) -> pd.DataFrame:
-    """mean, low, high (95% t-interval over seeds) of ``metric`` per value of column ``by``."""
-    summary = summarize(rows, by=(by,), metrics=[metric])
-    mean, half = summary[f"{metric}_mean"], summary[f"{metric}_half"]
-    return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half})
+    """mean, low, high (``claims.effect_interval`` over the runs, i.e. seeds: a 95% t-interval) of
+    ``metric`` per value of column ``by``."""
+    effects = {key: effect_interval(part[metric].dropna().to_numpy(dtype=float))
+               for key, part in rows.groupby(by, sort=False)}
+    return pd.DataFrame({"mean": {k: e.mean for k, e in effects.items()}, "low": {k: e.low for k, e in effects.items()},
+                         "high": {k: e.high for k, e in effects.items()}})
 
 
 def plot_gain_vs_nmi(points: pd.DataFrame, metric: str, ax=None, title: str = ""):

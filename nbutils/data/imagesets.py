@@ -26,6 +26,8 @@ class ImageSet:
     images: (N, C, H, W) uint8; labels: (N,) int64 in 0..len(classes)-1.
     fine_labels: (N,) int64 hidden finer labels (e.g. the original class of a one-vs-rest task).
     groups: (N,) ids that must not be split across train/val/test (e.g. HAM10000 lesion_id).
+    ids: (N,) int64 positions in the data set's split the images were read from (set by task
+        building), so that parts drawn from one split can be proven disjoint.
     """
 
     images: torch.Tensor
@@ -34,6 +36,7 @@ class ImageSet:
     fine_labels: np.ndarray | None = None
     fine_classes: list[str] | None = None
     groups: np.ndarray | None = None
+    ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -43,7 +46,17 @@ class ImageSet:
         index = np.asarray(index, dtype=np.int64)
         pick = lambda a: None if a is None else a[index]  # noqa: E731
         return replace(self, images=self.images[torch.from_numpy(index)], labels=self.labels[index],
-                       fine_labels=pick(self.fine_labels), groups=pick(self.groups))
+                       fine_labels=pick(self.fine_labels), groups=pick(self.groups), ids=pick(self.ids))
+
+    def concat(self, other: "ImageSet") -> "ImageSet":
+        """This set followed by ``other`` (same classes); a per-sample field either lacks becomes None."""
+        if other.classes != self.classes:
+            raise ValueError(f"cannot join image sets of classes {self.classes} and {other.classes}")
+        join = lambda a, b: None if a is None or b is None else np.concatenate([a, b])  # noqa: E731
+        return replace(self, images=torch.cat([self.images, other.images]),
+                       labels=np.concatenate([self.labels, other.labels]),
+                       fine_labels=join(self.fine_labels, other.fine_labels), groups=join(self.groups, other.groups),
+                       ids=None)
 
     def class_counts(self) -> np.ndarray:
         """(C,) number of samples of each class."""
@@ -71,6 +84,9 @@ class TrainingSet:
 class Task:
     """A classification task: stratified train/val/test splits sharing one class list.
 
+    pool: an extra evaluation pool (or None): images of the data set's training split that no
+    method sees, drawn at the task's class ratio (task spec ``held_out_size``); ``held_out`` is the
+    test split followed by it, the set the claims are judged on.
     spec: everything that shaped the splits — the parameter-file spec plus the resolved
     ``image_size`` (of the images as built), ``data_root`` (absolute, or None for the default
     places) and ``seed`` — so a result key that hashes it changes when any of them changes."""
@@ -80,6 +96,12 @@ class Task:
     val: ImageSet
     test: ImageSet
     spec: dict[str, Any] = field(default_factory=dict)
+    pool: ImageSet | None = None
+
+    @property
+    def held_out(self) -> ImageSet:
+        """The test split followed by the extra evaluation pool (the test split alone without one)."""
+        return self.test if self.pool is None else self.test.concat(self.pool)
 
     @property
     def classes(self) -> list[str]:

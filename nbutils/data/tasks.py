@@ -8,6 +8,7 @@ importable from here too (``from nbutils.data.tasks import make_tasks, Task, Ima
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +41,7 @@ def one_vs_rest(ds: ImageSet, positive: int | str) -> ImageSet:
     ``fine_labels`` (the hidden oracle for regrouping)."""
     pos = class_index(ds, positive)
     return ImageSet(ds.images, (ds.labels == pos).astype(np.int64), ["rest", ds.classes[pos]],
-                    fine_labels=ds.labels, fine_classes=list(ds.classes), groups=ds.groups)
+                    fine_labels=ds.labels, fine_classes=list(ds.classes), groups=ds.groups, ids=ds.ids)
 
 
 def subsample_to_counts(ds: ImageSet, counts: dict[int, int] | np.ndarray, seed: int) -> ImageSet:
@@ -137,6 +138,9 @@ TASK_KEY_RULES: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] =
     "train_size": ((int,), lambda v: v >= 1, "an int >= 1"),
     "test_size": ((int,), lambda v: v >= 1, "an int >= 1"),
     "val_fraction": ((float,), lambda v: 0 < v < 1, "a fraction in (0, 1)"),
+    "val_size": ((int,), lambda v: v >= 2, "an int >= 2 (images of the validation pool)"),
+    "held_out_size": ((int, str), lambda v: v == "rest" if isinstance(v, str) else v >= 2,
+                      "an int >= 2 or 'rest' (images of the extra evaluation pool)"),
     "image_size": ((int,), lambda v: v >= 1, "pixels >= 1"),
     "options": ((dict,), lambda v: True, "a dict of the data set's options"),
 }
@@ -185,6 +189,9 @@ def check_task_spec(name: str, spec: dict[str, Any], data_root: str | os.PathLik
     dataset = spec.get("dataset")
     if dataset not in DATASETS:
         raise ValueError(f"{where}: unknown or missing dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    if "val_size" in spec and "val_fraction" in spec:
+        raise ValueError(f"{where}: val_size draws the validation pool from the images training does not use, "
+                         "val_fraction carves it out of the training images; give one of them")
     if "ratio" in spec and "positive" not in spec:
         raise ValueError(f"{where}: ratio={spec['ratio']} applies to one-vs-rest tasks; add 'positive' or drop 'ratio'")
     if isinstance(spec.get("profile"), str):
@@ -201,6 +208,43 @@ def check_task_spec(name: str, spec: dict[str, Any], data_root: str | os.PathLik
         raise FileNotFoundError(f"{where} ({dataset}): {error}") from None
 
 
+def image_hashes(ds: ImageSet) -> np.ndarray:
+    """(N,) a content hash of each image (its bytes), to find the same picture under two indices."""
+    flat = ds.images.reshape(len(ds), -1).numpy()
+    return np.array([hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in flat])
+
+
+def unused_images(source: ImageSet, used: ImageSet) -> ImageSet:
+    """The images of ``source`` (one split, labelled as the task labels it) that ``used`` does not hold,
+    neither by index (``ids``) nor by content (an identical picture under another index), restricted to
+    ``used``'s classes and relabelled in their order."""
+    position = {c: i for i, c in enumerate(used.classes)}
+    relabel = np.array([position.get(c, -1) for c in source.classes])
+    keep = (~np.isin(source.ids, used.ids)) & (relabel[source.labels] >= 0)
+    keep &= ~np.isin(image_hashes(source), image_hashes(used))
+    rest = source.subset(np.flatnonzero(keep))
+    return replace(rest, labels=relabel[rest.labels], classes=list(used.classes))
+
+
+def draw_at_ratio(rest: ImageSet, like: np.ndarray, size: int | str, seed: int, what: str) -> tuple[ImageSet, ImageSet]:
+    """(drawn, left): ``size`` images of ``rest`` (or, for ``size='rest'``, as many as the class ratio
+    allows) in the class proportions of the counts ``like`` (C,), and the images left over. Raises
+    naming ``what`` when a class of ``like`` has no image left or ``size`` asks for more than ``rest``
+    holds at that ratio."""
+    have = rest.class_counts()
+    like = np.asarray(like, dtype=float)
+    most = int(np.floor(np.min(have[like > 0] / like[like > 0]) * like.sum())) if (have[like > 0] > 0).all() else 0
+    wanted = most if size == "rest" else int(size)
+    if most < len(like) or wanted > most:
+        raise ValueError(f"{what}: the images no method sees hold {dict(zip(rest.classes, have.tolist()))}, "
+                         f"enough for {most} at the task's class ratio; {size} asked. Use a smaller size or a "
+                         "smaller train_size (a data set used whole leaves no images for a pool)")
+    counts = np.minimum(apportion(like, wanted), have)
+    drawn = subsample_to_counts(rest, counts, seed)
+    left = rest.subset(np.flatnonzero(~np.isin(rest.ids, drawn.ids)))
+    return drawn, left
+
+
 def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
     """Build a task from a parameter-file spec, deterministically by ``seed``.
 
@@ -209,22 +253,45 @@ def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
     or ``counts`` (long-tail per-class counts), ``train_size`` / ``test_size`` (stratified
     subsample), ``val_fraction`` (carve the validation split out of train, grouped by
     ``groups`` when the data set has them; default 0.15; a data set's published validation split
-    is used only when no ``val_fraction`` is given), ``image_size``, ``options`` (passed to the
-    data set's reader; ``image_size`` goes to readers that decode files, so they decode at that size).
+    is used only when no ``val_fraction`` is given), ``val_size`` (instead: a validation pool of that
+    many images drawn from the training split's images that ``train_size`` left unused, at the task's
+    class ratio; training then uses all ``train_size`` images), ``held_out_size`` (an extra evaluation
+    pool, ``Task.pool``, drawn the same way after the validation pool: a number of images or 'rest',
+    as many as the class ratio allows), ``image_size``, ``options`` (passed to the data set's reader;
+    ``image_size`` goes to readers that decode files, so they decode at that size).
+
+    The pools never hold an image of the training set, by index or by content, so no method (nor its
+    clustering, encoder or SMOTE neighbours, which see ``train`` only) has seen them. A data set used
+    whole (no ``train_size``) leaves nothing to draw them from: that is a clear error.
     """
     check_task_spec(name, spec)
     options = dict(spec.get("options", {}))
     if spec.get("image_size") and "image_size" in dataset_options(spec["dataset"]):
         options.setdefault("image_size", spec["image_size"])  # decode straight to the run's size
     load = lambda split: load_dataset(spec["dataset"], spec.get("root"), split, **options)  # noqa: E731
-    train_pool = shape_task(load("train"), spec, spec.get("train_size"), seed)
+    source = load("train")
+    source = replace(source, ids=np.arange(len(source)))
+    train_pool = shape_task(source, spec, spec.get("train_size"), seed)
     test = shape_task(load("test"), spec, spec.get("test_size"), seed + 1)
-    if "val" in DATASETS[spec["dataset"]].splits and "val_fraction" not in spec:
+    unused = None
+    if "val_size" in spec or "held_out_size" in spec:
+        labelled = one_vs_rest(source, spec["positive"]) if "positive" in spec else source
+        unused = unused_images(labelled, train_pool)
+    pool = None
+    if "val_size" in spec:
+        train = train_pool
+        val, unused = draw_at_ratio(unused, train.class_counts(), spec["val_size"], seed + 3,
+                                    f"task {name!r}, val_size={spec['val_size']}")
+    elif "val" in DATASETS[spec["dataset"]].splits and "val_fraction" not in spec:
         train, val = train_pool, shape_task(load("val"), spec, None, seed + 2)
     else:
         train, val = split_train_val(train_pool, spec.get("val_fraction", 0.15), seed)
+    if "held_out_size" in spec:
+        pool, _ = draw_at_ratio(unused, train_pool.class_counts(), spec["held_out_size"], seed + 4,
+                                f"task {name!r}, held_out_size={spec['held_out_size']}")
     if spec.get("image_size"):
         train, val, test = (resize(s, spec["image_size"]) for s in (train, val, test))
+        pool = None if pool is None else resize(pool, spec["image_size"])
     for part, s in (("val", val), ("test", test)):
         missing = set(range(len(train.classes))) - set(np.unique(s.labels))
         if missing:
@@ -232,7 +299,7 @@ def make_task(name: str, spec: dict[str, Any], seed: int = 0) -> Task:
                              f"absent from the {part} split; use a larger {part} split")
     resolved = {"image_size": int(train.images.shape[-1]) if train.images.dim() == 4 else None,
                 "data_root": str(Path(spec["root"]).resolve()) if spec.get("root") else None, "seed": seed}
-    return Task(name, train, val, test, spec={**spec, **resolved})
+    return Task(name, train, val, test, spec={**spec, **resolved}, pool=pool)
 
 
 def make_tasks(specs: dict[str, dict[str, Any]], data_root: str | None = None,

@@ -42,7 +42,8 @@ from nbutils.methods.settings import SECTIONS, ModelOptions, RegroupOptions, Run
 from nbutils.methods.train import TrainConfig, fit, predict_logits, predict_scores, softmax_scores
 
 logger = logging.getLogger(__name__)
-RESULT_FORMAT = 2  # bump when what a result folder holds changes (2: model.pt is a state dict + its build options)
+RESULT_FORMAT = 3  # bump when what a result folder holds changes (2: model.pt is a state dict + its build
+# options; 3: select="best" by validation minority AP, pool_scores.npy and last_scores.npy beside test_scores.npy)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,12 @@ class Result:
     pseudo_labels: np.ndarray | None = None
     mapping: np.ndarray | None = None
     model_spec: dict[str, Any] | None = None
+    pool_scores: np.ndarray | None = None  # (N_pool, C) on the task's extra evaluation pool
+    last_scores: np.ndarray | None = None  # (N_test + N_pool, C) of the last epoch, when another was selected
+
+    def held_out_scores(self) -> np.ndarray:
+        """(N_test + N_pool, C) scores of the kept model on ``Task.held_out`` (the test split, then the pool)."""
+        return self.test_scores if self.pool_scores is None else np.concatenate([self.test_scores, self.pool_scores])
 
     def output_for_class(self, inputs: torch.Tensor, target_class: int) -> list[int]:
         """For each input, the model output that stands for ``target_class``: the class itself,
@@ -273,17 +280,18 @@ def class_scores_fn(mapping: np.ndarray | None, how: str) -> Callable[[torch.Ten
 
 def training_inputs(task: Task, recipe: Recipe, regroup: RegroupOptions, targets: np.ndarray,
                     sampler_options: dict[str, Any], seed: int) -> tuple[TrainingSet, ImageSet, torch.Tensor]:
-    """(training set after any resampling, validation set, test inputs); for the probe, the
-    images are replaced by their frozen embeddings (N, D), a fitted encoder (pca, autoencoder)
-    fitted on the training images only."""
+    """(training set after any resampling, validation set, held-out inputs: the test split followed
+    by the task's extra evaluation pool, ``Task.held_out``); for the probe, the images are replaced by
+    their frozen embeddings (N, D), a fitted encoder (pca, autoencoder) fitted on the training images only."""
     if recipe.probe:
         def embed(s: ImageSet) -> torch.Tensor:
             return torch.from_numpy(regroup.embed(s.images, fit_images=task.train.images))
-        return TrainingSet(embed(task.train), targets), dataclasses.replace(task.val, images=embed(task.val)), embed(task.test)
+        return (TrainingSet(embed(task.train), targets), dataclasses.replace(task.val, images=embed(task.val)),
+                embed(task.held_out))
     if recipe.resample == "none":
-        return TrainingSet(task.train.images, targets), task.val, task.test.images
+        return TrainingSet(task.train.images, targets), task.val, task.held_out.images
     data = resample(recipe.resample, task.train.images, targets, seed=seed, **sampler_options)
-    return data, task.val, task.test.images
+    return data, task.val, task.held_out.images
 
 
 def epoch_class_counts(data: TrainingSet, n_outputs: int) -> np.ndarray:
@@ -341,7 +349,7 @@ def _train_and_evaluate(task: Task, plan: MethodPlan, seed: int, callbacks: tupl
     name, recipe, cfg = plan.name, plan.recipe, plan.train
     start = time.perf_counter()
     targets, mapping, info = target_labels(task, recipe, plan.regroup, seed)
-    data, val, test_inputs = training_inputs(task, recipe, plan.regroup, targets, plan.sampler_options, seed)
+    data, val, held_out_inputs = training_inputs(task, recipe, plan.regroup, targets, plan.sampler_options, seed)
     n_outputs = len(mapping) if mapping is not None else len(task.classes)
     counts = epoch_class_counts(data, n_outputs)
     loss = make_loss(recipe.loss, counts, **{**default_loss_options(recipe.loss, cfg, data), **plan.loss_options})
@@ -352,22 +360,29 @@ def _train_and_evaluate(task: Task, plan: MethodPlan, seed: int, callbacks: tupl
     net = make_model(**spec, pretrained=plan.model.pretrained and not recipe.probe)
     sampler = PositiveEveryBatchSampler(data.labels, cfg.batch_size, seed=seed) if recipe.batch_sampler else None
     to_scores = class_scores_fn(mapping, plan.regroup.aggregate)
+    last: dict[str, np.ndarray] = {}
     try:
         history = fit(net, data, loss, cfg, val=val, to_class_scores=to_scores, sampler=sampler,
-                      callbacks=callbacks, checkpoint=Path(run_dir) / "checkpoint.pt" if run_dir else None)
-        scores = predict_scores(net, test_inputs, to_scores)
+                      callbacks=callbacks, checkpoint=Path(run_dir) / "checkpoint.pt" if run_dir else None,
+                      before_select=lambda m: last.update(scores=predict_scores(m, held_out_inputs, to_scores)))
+        held_out_scores = predict_scores(net, held_out_inputs, to_scores)
     except FloatingPointError:  # fit stops on a non-finite training loss
         history = pd.DataFrame({"epoch": [], "train_loss": []})
-        scores = np.full((len(task.test), len(task.classes)), np.nan)
+        held_out_scores = np.full((len(held_out_inputs), len(task.classes)), np.nan)
+    scores, pool_scores = held_out_scores[:len(task.test)], held_out_scores[len(task.test):]
     warning = training_warning(scores)
     if warning:
         warnings.warn(f"{name} on {task.name}, seed {seed}: {warning}", stacklevel=3)
     metrics = nan_metrics(task) if warning.startswith("diverged") else evaluate(task.test.labels, scores, task.classes)
+    selected = history.loc[history["selected"], "epoch"] if "selected" in history else ()
     row = {"task": task.name, "method": name, "options": json.dumps(plan.options, sort_keys=True), "seed": seed,
            "wall_time": time.perf_counter() - start, "n_train": int(counts.sum()),
-           "n_synthetic": data.n_synthetic, **info, **metrics, "warning": warning}
+           "n_synthetic": data.n_synthetic, "epochs_trained": len(history),
+           "selected_epoch": int(selected.iloc[0]) + 1 if len(selected) else None, **info, **metrics,
+           "warning": warning}
     return Result(row, history, scores, net if keep_model else None,
-                  targets if mapping is not None else None, mapping, spec)
+                  targets if mapping is not None else None, mapping, spec,
+                  pool_scores if task.pool is not None else None, last.get("scores"))
 
 
 def key_inputs(task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
@@ -400,6 +415,9 @@ def save_result(folder: Path, result: Result) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     result.history.to_csv(folder / "history.csv", index=False)
     np.save(folder / "test_scores.npy", result.test_scores)
+    for name in ("pool_scores", "last_scores"):
+        if getattr(result, name) is not None:
+            np.save(folder / f"{name}.npy", getattr(result, name))
     if result.pseudo_labels is not None:
         np.save(folder / "pseudo_labels.npy", result.pseudo_labels)
         np.save(folder / "mapping.npy", result.mapping)
@@ -424,11 +442,10 @@ def load_result(folder: Path) -> Result | None:
     if not (folder / "row.json").is_file():
         return None
     model, spec = load_model(folder / "model.pt") if (folder / "model.pt").is_file() else (None, None)
-    regrouped = (folder / "pseudo_labels.npy").is_file()
+    optional = lambda name: np.load(folder / name) if (folder / name).is_file() else None  # noqa: E731
     return Result(json.loads((folder / "row.json").read_text()), pd.read_csv(folder / "history.csv"),
-                  np.load(folder / "test_scores.npy"), model,
-                  np.load(folder / "pseudo_labels.npy") if regrouped else None,
-                  np.load(folder / "mapping.npy") if regrouped else None, spec)
+                  np.load(folder / "test_scores.npy"), model, optional("pseudo_labels.npy"), optional("mapping.npy"),
+                  spec, optional("pool_scores.npy"), optional("last_scores.npy"))
 
 
 def result_folder(task: Task, task_spec: dict[str, Any], entry: str | dict[str, Any], seed: int,
@@ -504,15 +521,27 @@ def not_applicable(name: str, task: Task) -> str | None:
     return None
 
 
+def method_seeds(methods: list, seeds: list[int], more_seeds: dict[str, list[int]] | None) -> dict[str, list[int]]:
+    """{method name: its seeds}: ``seeds`` for every method, followed by the seeds ``more_seeds`` adds to
+    some of them (a study adds seeds where a claim needs them, not everywhere). Raises on a name of
+    ``more_seeds`` that is not among ``methods``."""
+    names = [method_spec(entry)[0] for entry in methods]
+    unknown = sorted(set(more_seeds or {}) - set(names))
+    if unknown:
+        raise ValueError(f"more_seeds names {unknown}, which are not among the methods {names}")
+    return {name: list(dict.fromkeys([*seeds, *(more_seeds or {}).get(name, [])])) for name in names}
+
+
 def run_benchmark(tasks: dict[str, Task], task_specs: dict[str, dict], methods: list, seeds: list[int],
                   run_dir: str | Path, on_result: Callable[[Result], None] | None = None,
-                  **settings: Any) -> pd.DataFrame:
+                  more_seeds: dict[str, list[int]] | None = None, **settings: Any) -> pd.DataFrame:
     """Every method x seed x task (methods checked by :func:`check_method` before anything trains);
-    one row each.
+    one row each. ``more_seeds`` ({method: [seeds]}) adds seeds to some methods (:func:`method_seeds`).
     A method a task cannot run (rg-oracle without fine labels) is skipped with a warning.
     ``settings``: train/model/regroup options shared by every run (see :func:`run_method`)."""
     for entry in methods:
         check_method(entry, **settings)
+    seeds_of = method_seeds(methods, seeds, more_seeds)
     rows = []
     for task_name, task in tasks.items():
         for entry in methods:
@@ -520,7 +549,7 @@ def run_benchmark(tasks: dict[str, Task], task_specs: dict[str, dict], methods: 
             if reason:
                 warnings.warn(f"skipped: {reason}", stacklevel=2)
                 continue
-            for seed in seeds:
+            for seed in seeds_of[method_spec(entry)[0]]:
                 result = run_cached(task, task_specs[task_name], entry, seed, run_dir, **settings)
                 rows.append(result.row)
                 if on_result:

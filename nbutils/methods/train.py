@@ -69,7 +69,7 @@ class TrainConfig:
     compile: str = ""  # a torch.compile backend ('inductor') for training steps; '' trains eagerly
     device: str = "auto"
     seed: int = 0
-    select: str = "last"
+    select: str = "last"  # "best": keep the epoch of the best validation minority AP (see fit)
     tensorboard: bool = False  # also log every epoch's history row to TensorBoard (see fit)
 
     def __post_init__(self) -> None:
@@ -84,7 +84,8 @@ class TrainConfig:
             raise ValueError(f"amp={self.amp!r}: valid choices are 'auto' (bf16 on CPUs with native bf16, fp16 on "
                              "CUDA, else fp32), true (reduced precision) and false (fp32)")
         if self.select not in ("last", "best"):
-            raise ValueError(f"select must be 'last' or 'best' (by validation macro AP), not {self.select!r}")
+            raise ValueError(f"select must be 'last' or 'best' (the epoch of the best validation minority-class AP), "
+                             f"not {self.select!r}")
         if self.compile:
             import torch._dynamo
 
@@ -239,14 +240,24 @@ def extract_features(model: nn.Module, inputs: torch.Tensor, batch_size: int = 5
     return torch.cat(out).numpy()
 
 
+def minority_indices(counts: np.ndarray) -> np.ndarray:
+    """The classes whose count is below the mean count (a binary task's minority class; every class
+    when all counts are equal): those whose AP the epoch selection weighs."""
+    counts = np.asarray(counts)
+    below = np.flatnonzero(counts < counts.mean())
+    return below if len(below) else np.arange(len(counts))
+
+
 def evaluation_row(model: nn.Module, held_out: ImageSet, to_class_scores: Callable,
                    prefix: str = "val") -> dict[str, float]:
-    """BA, macro AP and per-class AP of a held-out set as history columns
-    (``val_ba``, ``val_macro_ap``, ``val_ap/<class>`` for prefix 'val')."""
+    """BA, macro AP, per-class AP and minority AP (the mean AP of the classes below the mean count,
+    :func:`minority_indices`) of a held-out set as history columns (``val_ba``, ``val_macro_ap``,
+    ``val_ap/<class>``, ``val_minority_ap`` for prefix 'val')."""
     scores = predict_scores(model, held_out.images, to_class_scores)
     ap = per_class_ap(held_out.labels, scores)
     row = {f"{prefix}_ba": balanced_accuracy(held_out.labels, scores.argmax(1)),
-           f"{prefix}_macro_ap": macro_ap(held_out.labels, scores)}
+           f"{prefix}_macro_ap": macro_ap(held_out.labels, scores),
+           f"{prefix}_minority_ap": float(np.mean(ap[minority_indices(held_out.class_counts())]))}
     row.update({f"{prefix}_ap/{c}": float(a) for c, a in zip(held_out.classes, ap)})
     return row
 
@@ -309,7 +320,8 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
         val: ImageSet | None = None,
         to_class_scores: Callable[[torch.Tensor], torch.Tensor] = softmax_scores,
         sampler: Any | None = None, callbacks: Sequence[Any] = (),
-        checkpoint: str | os.PathLike | None = None) -> pd.DataFrame:
+        checkpoint: str | os.PathLike | None = None,
+        before_select: Callable[[nn.Module], None] | None = None) -> pd.DataFrame:
     """Train ``model`` in place and return its per-epoch history (one row an epoch).
 
     data: images (N', C, H, W) uint8 (or (N', D) float embeddings) with targets; see TrainingSet.
@@ -320,6 +332,13 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
     sampler: object with ``epoch_indices(epoch)`` giving each epoch's order (e.g. AP loss).
     callbacks: objects with ``on_epoch_start(state)`` and/or ``on_epoch_end(state) -> dict``.
     checkpoint: file written after every epoch; an existing one with the same settings resumes.
+    before_select: with ``cfg.select == "best"``, called with the last epoch's model before another
+        epoch's weights are loaded (to score the last epoch beside the selected one).
+
+    Epoch selection (``cfg.select``): "last" keeps the last epoch; "best" keeps the epoch with the
+    highest validation minority AP (``val_minority_ap``: a binary task's positive class, a multiclass
+    task's mean AP over the classes below the mean count), the first of ties; every method is
+    selected by the same rule, and the history's ``selected`` column marks the kept epoch.
 
     With ``cfg.tensorboard`` a :class:`TensorBoardLog` writes each epoch's history row to
     ``tensorboard/`` beside ``checkpoint`` (in a run: ``runs/NAME/<run-id>/results/<task>/<method>/
@@ -373,8 +392,9 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
             if hasattr(hook, "on_epoch_end"):
                 row.update(hook.on_epoch_end(state) or {})
         state.history.append(row)
-        if cfg.select == "best" and val is not None and (best is None or row["val_macro_ap"] > best[0]):
-            best = (row["val_macro_ap"], {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        if cfg.select == "best" and val is not None and (best is None or row["val_minority_ap"] > best[0]):
+            best = (row["val_minority_ap"], {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                    epoch)
         if path:
             save_checkpoint(path, {"config": asdict(cfg), "model": model.state_dict(),
                                    "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
@@ -384,10 +404,15 @@ def fit(model: nn.Module, data: TrainingSet, loss_fn: nn.Module, cfg: TrainConfi
             log.on_epoch_logged(state)
     for log in logs:
         log.close()
+    history = pd.DataFrame(state.history)
     if best is not None:
+        if before_select is not None and best[2] != len(state.history) - 1:
+            before_select(model)
         model.load_state_dict(best[1])
+    if len(history):
+        history["selected"] = history["epoch"] == (best[2] if best is not None else history["epoch"].max())
     model.eval()
-    return pd.DataFrame(state.history)
+    return history
 
 
 def train_one_epoch(state: TrainState, forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,

@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterator
 from nbutils.analysis.diagnostics import sync_callbacks
 from nbutils.data.imagesets import Task
 from nbutils.data.tasks import make_tasks
-from nbutils.methods.registry import callback_reprs, method_spec, not_applicable, recorded_callbacks, result_folder
+from nbutils.methods.registry import (callback_reprs, method_seeds, method_spec, not_applicable, recorded_callbacks,
+                                      result_folder)
 from nbutils.methods.settings import settings_from_parameters
 from nbutils.runs.parameters import SETTINGS_PARAMETERS
 
@@ -102,8 +103,10 @@ def every_task_entry_seed(tasks: dict[str, Task], entries: list, seeds: list[int
 
 
 def calls_03(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:
-    """03_benchmark (``run_benchmark``): every task x method x seed."""
-    return every_task_entry_seed(tasks, p["methods"], p["seeds"])
+    """03_benchmark (``run_benchmark``): every task x method x seed, with the seeds ``more_seeds`` adds."""
+    seeds_of = method_seeds(p["methods"], p["seeds"], p.get("more_seeds"))
+    for entry in p["methods"]:
+        yield from every_task_entry_seed(tasks, [entry], seeds_of[method_spec(entry)[0]])
 
 
 def calls_04(p: dict[str, Any], tasks: dict[str, Task]) -> Iterator[Call]:

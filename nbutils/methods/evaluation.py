@@ -8,6 +8,9 @@ test split shows how far the two read alike (:func:`pool_agreement`).
 """
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -15,7 +18,8 @@ import pandas as pd
 
 from nbutils.core.metrics import bootstrap_runs, evaluate
 from nbutils.data.imagesets import Task
-from nbutils.methods.registry import Result
+from nbutils.data.tasks import make_task
+from nbutils.methods.registry import Result, load_result
 
 SPLITS = ("test", "pool", "held_out")
 RUN_KEYS = ("task", "method", "seed")
@@ -108,3 +112,28 @@ def selected_epochs(rows: pd.DataFrame) -> pd.DataFrame:
             .agg(n_seeds=("seed", "nunique"), epochs=("epochs_trained", "max"),
                  selected_epochs=("selected_epoch", lambda e: ", ".join(str(int(v)) for v in e.dropna())))
             .reset_index())
+
+
+def task_of(spec: dict) -> Task:
+    """Rebuild the task a result was trained on from its ``settings.json`` spec (the parameter-file spec
+    with the resolved ``image_size``, ``data_root`` and ``seed`` that ``make_task`` adds)."""
+    given = {k: v for k, v in spec.items() if k not in ("data_root", "seed")}
+    if spec.get("data_root"):
+        given["root"] = spec["data_root"]
+    return make_task(spec.get("name", "task"), given, seed=int(spec.get("seed", 0)))
+
+
+def folder_results(run_dir: str | Path) -> tuple[dict[str, Task], list[Result]]:
+    """Every finished result of a run folder (``results/<task>/<method>/<key>/``) with the tasks they were
+    trained on, rebuilt from each result's spec (one build per task): what :func:`held_out_table` and
+    :func:`bootstrap_replicates` need, for a run whose notebooks did not run (``--train-only``)."""
+    tasks: dict[str, Task] = {}
+    results = []
+    for row_file in sorted(Path(run_dir).glob("results/*/*/*/row.json")):
+        result = load_result(row_file.parent)
+        name = result.row["task"]
+        if name not in tasks:
+            spec = json.loads((row_file.parent / "settings.json").read_text())["task"]
+            tasks[name] = replace(task_of(spec), name=name)
+        results.append(result)
+    return tasks, results

@@ -369,3 +369,19 @@ def test_without_ray_installed_the_ray_executor_says_how_to_install_it(tmp_path,
     params = REPO / "tests" / "ray_params.yaml"
     assert main([str(params), "--runs", str(tmp_path), "--executor", "ray"]) == 2
     assert "pip install -e '.[ray]'" in capsys.readouterr().err
+
+
+def test_nbutils_test_float32_reaches_the_notebook_kernels(tmp_path, monkeypatch):
+    """NBUTILS_TEST_FLOAT32=1 (tests/conftest.py) is read by runtime.cpu_has_native_bf16 in whatever
+    process asks: the runner's papermill kernel inherits the variable and answers False there too."""
+    probe = write_notebook(tmp_path / "precision.ipynb", "run_dir: str = '.'", textwrap.dedent('''\
+        import json, os, pathlib
+        from nbutils.core import runtime
+        pathlib.Path(run_dir, 'precision.json').write_text(json.dumps({
+            'variable': os.environ.get('NBUTILS_TEST_FLOAT32'), 'native_bf16': runtime.cpu_has_native_bf16()}))
+        '''))
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {probe}}}]\n")
+    monkeypatch.setenv("NBUTILS_TEST_FLOAT32", "1")
+    assert main([str(params), "--runs", str(tmp_path / "runs"), "--run-id", "f"]) == 0
+    seen = json.loads((tmp_path / "runs" / "t" / "f" / "precision.json").read_text())
+    assert seen == {"variable": "1", "native_bf16": False}

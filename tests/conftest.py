@@ -4,11 +4,11 @@ any test module is imported (tests/test_mutations.py runs the suite's named test
 and ``ci_run``, the session's one run of params/ci.yaml.
 
 NBUTILS_TEST_FLOAT32=1 runs the suite as on a CPU without native bf16: ``amp='auto'`` then
-trains (and encodes) in float32, as ``runtime.autocast_dtype`` does there. It answers False to
-``runtime.cpu_has_native_bf16``, the one place the choice is made, and changes no kernel (unlike
-ATEN_CPU_CAPABILITY=default or ONEDNN_MAX_CPU_ISA=AVX2, which also read as such a CPU). It holds
-in this process and in the pytest subprocesses of test_mutations.py (they load this file), not in
-the notebook kernels of the runner's subprocesses."""
+trains (and encodes) in float32, as ``runtime.autocast_dtype`` does there. ``runtime.cpu_has_native_bf16``,
+the one place the choice is made, reads it and answers False; it changes no kernel (unlike
+ATEN_CPU_CAPABILITY=default or ONEDNN_MAX_CPU_ISA=AVX2, which also read as such a CPU). Being an
+environment variable it holds in this process and in every subprocess: test_mutations.py's pytest
+runs, the runner's notebook kernels (test_run.py checks one) and a local Ray cluster's workers."""
 import importlib.util
 import os
 import subprocess
@@ -24,11 +24,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see nbutils/__init__.py
 os.environ["MPLBACKEND"] = "Agg"
 os.environ["NBUTILS_QUIET"] = "1"
 os.environ.setdefault("NBUTILS_CACHE", tempfile.mkdtemp(prefix="nbutils-test-cache-"))
-
-if os.environ.get("NBUTILS_TEST_FLOAT32", "") not in ("", "0"):
-    from nbutils.core import runtime
-
-    runtime.cpu_has_native_bf16 = lambda: False
 
 if os.environ.get("NBUTILS_MUTATION"):
     import mutations

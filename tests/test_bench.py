@@ -38,6 +38,8 @@ SCRIPTS = {
     "simclr": ("Self-supervised encoder: SimCLR training time", ["px", "width", "N", "epochs", "seconds", "train img/s",
                                                                 "cache hit s"], 1),
     "demo": ("Notebook runs: time and memory", ["notebook", "status", "seconds", "peak tree RSS GiB"], 2),
+    "check_time": ("A wrong name: the runner's up-front check", ["command", "CPU s", "bare python CPU s", "check / bare",
+                                                                "per-round range", "torch, sklearn, scipy imported"], 1),
 }
 
 

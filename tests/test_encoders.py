@@ -1,5 +1,4 @@
 import functools
-import time
 
 import numpy as np
 import pytest
@@ -142,16 +141,17 @@ def test_clip_loads_a_local_checkpoint(tmp_path):
     assert cosine.min() > 0.999
 
 
-def test_clip_offline_without_checkpoint_fails_fast_and_says_how(monkeypatch, tmp_path):
+def test_clip_offline_without_checkpoint_fails_without_the_network_and_says_how(monkeypatch, tmp_path):
+    import socket
+
     from huggingface_hub import constants
 
+    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("tried to connect to the network"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
-    start = time.perf_counter()
     with pytest.raises(RuntimeError, match="offline.*pretrained='/path/to/ViT-B-32.pt'.*Colab"):
         encode(grey_images(2), "clip", cache=False)
-    assert time.perf_counter() - start < 5.0
     with pytest.raises(FileNotFoundError, match="openai"):
         encode(grey_images(2), "clip", pretrained="/no/such/checkpoint.pt", cache=False)
 
@@ -230,11 +230,11 @@ def test_check_encoder_options_fills_defaults():
     ("autoencoder", {"epochs": 1e3}, TypeError, "epochs=1000.0 is a float"),
     ("effnet-lite0", [("image_size", 32)], TypeError, "must be a dict"),
 ])
-def test_check_encoder_options_rejects_bad_names_and_types(encoder, options, error, message):
-    start = time.perf_counter()
+def test_check_encoder_options_rejects_bad_names_and_types(encoder, options, error, message, monkeypatch):
+    for network in ("_create_clip", "effnet_lite0_network"):  # nothing is built
+        monkeypatch.setattr(encoders, network, lambda *a, **k: pytest.fail("the check built an encoder"))
     with pytest.raises(error, match=message):
         encoders.check_encoder_options(encoder, options)
-    assert time.perf_counter() - start < 1.0  # nothing is built
 
 
 def test_encode_uses_the_option_check():

@@ -1,7 +1,6 @@
 """Methods as their papers train them, checked up front, with honest result rows and models saved
 as state dicts."""
 import dataclasses
-import time
 import warnings
 
 import numpy as np
@@ -126,10 +125,9 @@ def test_bad_choices_fail_at_check_time_with_the_valid_ones_listed():
 def test_checks_load_no_data_and_no_encoder(monkeypatch):
     monkeypatch.setattr(settings_module, "encode", lambda *a, **k: pytest.fail("check_method encoded images"))
     monkeypatch.setattr(methods, "fit", lambda *a, **k: pytest.fail("check_method trained"))
-    start = time.perf_counter()
+    monkeypatch.setattr(methods, "make_model", lambda *a, **k: pytest.fail("check_method built a model"))
     for name in METHODS:
         check_method(name, train={"epochs": 1}, model={"arch": "cnn"}, regroup={"encoder": "clip"})
-    assert time.perf_counter() - start < 5
 
 
 def test_the_benchmark_checks_every_method_before_training(task, tmp_path, monkeypatch):

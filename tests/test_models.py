@@ -1,4 +1,3 @@
-import time
 import urllib.error
 
 import pytest
@@ -92,12 +91,13 @@ def test_valid_settings_pass():
 
 
 @pytest.mark.parametrize("arch", list(IMAGENET_WEIGHTS))
-def test_pretrained_offline_without_weights_fails_fast_and_says_how(arch, empty_hub):
-    start = time.perf_counter()
+def test_pretrained_offline_without_weights_fails_without_the_network_and_says_how(arch, empty_hub, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("tried to connect to the network"))
     with pytest.raises(FileNotFoundError, match=f"ImageNet weights of {arch} could not be fetched.*offline.*"
                                            f"{weights_file(arch).name}.*pretrained=false"):
         check_model_options(arch, width=32, pretrained=True)
-    assert time.perf_counter() - start < 1.0
 
 
 def test_pretrained_loads_cached_weights_offline(empty_hub):

@@ -1,8 +1,8 @@
 """The papermill runner: parameters reach the notebook, bad input fails before anything runs,
 and a failing notebook is named with its cell."""
+import ast
 import json
 import os
-import resource
 import subprocess
 import sys
 import textwrap
@@ -222,28 +222,45 @@ def test_the_ci_file_with_short_overrides_passes_the_checks():
     assert name == "ci" and all(job.parameters["train"] == {"weight_decay": 1e-4} for job in jobs)
 
 
-def cpu_seconds_of(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
-    """(finished process, its CPU seconds (user + system), wall seconds)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return done, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall
+HEAVY = ("torch", "sklearn", "scipy")
+# runs the runner in a fresh interpreter, then prints its exit code and which of HEAVY it imported
+RUNNER_AND_ITS_IMPORTS = ("import sys\nfrom nbutils.run import main\ntry:\n    code = main(sys.argv[1:])\n"
+                          "except SystemExit as exit:\n    code = exit.code\n"
+                          f"print('exit', code, 'imported', [m for m in {HEAVY!r} if m in sys.modules])\n")
 
 
-@pytest.mark.parametrize("args, names", [
-    (["params/ci.yaml", "methods=[ce, rgg]"], ["'rgg'", "valid: ce, wce, focal"]),
-    (["params/demo.yaml", "data_root=/nonexistent"], ["/nonexistent", "train-images-idx3-ubyte"]),
+def run_counting_imports(args: list[str]) -> tuple[subprocess.CompletedProcess, int, list[str]]:
+    """``python -m nbutils.run ARGS`` in a fresh interpreter: (the process, the runner's exit code,
+    which of torch, sklearn and scipy it had imported when it returned)."""
+    done = subprocess.run([sys.executable, "-c", RUNNER_AND_ITS_IMPORTS, *args], capture_output=True, text=True,
+                          cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert last.startswith("exit "), done.stdout + done.stderr
+    code, imported = last.removeprefix("exit ").split(" imported ")
+    return done, int(code), ast.literal_eval(imported)
+
+
+@pytest.mark.parametrize("args, names, light", [
+    (["params/ci.yaml", "methods=[ce, rgg]"], ["'rgg'", "valid: ce, wce, focal"], True),
+    (["params/demo.yaml", "data_root=/nonexistent"], ["/nonexistent", "train-images-idx3-ubyte"], False),
 ])
-def test_a_wrong_name_fails_within_seconds_before_any_notebook_starts(tmp_path, args, names):
-    """Timed in CPU seconds of the runner's process: on a shared machine its wall time also counts
-    other processes' work (measured alone, wall and CPU time agree within 0.3 s)."""
-    done, cpu, wall = cpu_seconds_of([sys.executable, "-m", "nbutils.run", *args, "--runs", str(tmp_path)])
-    assert done.returncode == 2 and all(name in done.stderr for name in names), done.stderr
-    assert cpu < 5, f"the check took {cpu:.1f} s of CPU ({wall:.1f} s wall)"
+def test_a_wrong_name_fails_before_any_notebook_starts(tmp_path, args, names, light):
+    """A wrong method name is answered before torch, scikit-learn or scipy are imported (the check of
+    the names, ``parameters.NAME_CHECKS``, runs first; bench/check_time.py measures its time); a data
+    folder is checked with the data sets' readers, which import torch. Either way no run folder is
+    written, so no notebook started."""
+    done, code, imported = run_counting_imports([*args, "--runs", str(tmp_path)])
+    assert code == 2 and all(name in done.stderr for name in names), done.stderr
     assert not any(tmp_path.iterdir())  # no run folder: no notebook started
+    if light:
+        assert imported == [], f"the check of a name imported {imported}"
+
+
+@pytest.mark.parametrize("args", [["params/ci.yaml", "--list-params"], ["--help"]])
+def test_help_and_the_parameter_list_import_neither_torch_nor_scikit_learn(args):
+    done, code, imported = run_counting_imports(args)
+    assert code == 0 and done.stdout.startswith("usage: " if "--help" in args else "parameters of"), done.stdout
+    assert imported == []
 
 
 def test_one_notebook_may_be_listed_twice_with_its_own_parameters(tmp_path, echo):
@@ -352,3 +369,19 @@ def test_without_ray_installed_the_ray_executor_says_how_to_install_it(tmp_path,
     params = REPO / "tests" / "ray_params.yaml"
     assert main([str(params), "--runs", str(tmp_path), "--executor", "ray"]) == 2
     assert "pip install -e '.[ray]'" in capsys.readouterr().err
+
+
+def test_nbutils_test_float32_reaches_the_notebook_kernels(tmp_path, monkeypatch):
+    """NBUTILS_TEST_FLOAT32=1 (tests/conftest.py) is read by runtime.cpu_has_native_bf16 in whatever
+    process asks: the runner's papermill kernel inherits the variable and answers False there too."""
+    probe = write_notebook(tmp_path / "precision.ipynb", "run_dir: str = '.'", textwrap.dedent('''\
+        import json, os, pathlib
+        from nbutils.core import runtime
+        pathlib.Path(run_dir, 'precision.json').write_text(json.dumps({
+            'variable': os.environ.get('NBUTILS_TEST_FLOAT32'), 'native_bf16': runtime.cpu_has_native_bf16()}))
+        '''))
+    params = write_params(tmp_path, f"name: t\nnotebooks: [{{path: {probe}}}]\n")
+    monkeypatch.setenv("NBUTILS_TEST_FLOAT32", "1")
+    assert main([str(params), "--runs", str(tmp_path / "runs"), "--run-id", "f"]) == 0
+    seen = json.loads((tmp_path / "runs" / "t" / "f" / "precision.json").read_text())
+    assert seen == {"variable": "1", "native_bf16": False}

@@ -38,7 +38,12 @@ def cpu_has_native_bf16() -> bool:
     """True when this x86 CPU computes bf16 in hardware (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo) and
     nothing caps torch below it: ``ATEN_CPU_CAPABILITY`` under AVX512 or ``ONEDNN_MAX_CPU_ISA`` under
     AVX512_CORE_BF16 stand for a CPU without it, so bf16 stays off there as it would on that CPU.
-    Other architectures answer False: bf16 was measured to pay only on x86 (bench/amp.py)."""
+    Other architectures answer False: bf16 was measured to pay only on x86 (bench/amp.py).
+    ``NBUTILS_TEST_FLOAT32=1`` answers False too, changing no kernel: the test suite's run as on a CPU
+    without native bf16 (tests/conftest.py). Read here, the one place the choice is made, it reaches
+    every process started from one that has it: the runner's notebook kernels, a local Ray cluster's workers."""
+    if os.environ.get("NBUTILS_TEST_FLOAT32", "") not in ("", "0"):
+        return False
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     if torch.backends.cpu.get_cpu_capability() not in ("AVX512", "AVX512_BF16", "AVX512_FP16", "AMX"):

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -36,6 +36,7 @@ from nbutils.core.runtime import pick_device, seed_everything, torch_threads, tr
 from nbutils.data.imagesets import ImageSet, Task, TrainingSet
 from nbutils.methods.losses import check_loss_options, loss_options, make_loss
 from nbutils.methods.models import check_model_options, make_model
+from nbutils.methods.recipes import METHODS, Recipe, method_spec
 from nbutils.methods.regroup import Regrouper, aggregate, cluster_diagnostics
 from nbutils.methods.sampling import PositiveEveryBatchSampler, check_sampler_options, resample, sampler_options
 from nbutils.methods.settings import SECTIONS, ModelOptions, RegroupOptions, RunSettings
@@ -44,62 +45,6 @@ from nbutils.methods.train import TrainConfig, fit, predict_logits, predict_scor
 logger = logging.getLogger(__name__)
 RESULT_FORMAT = 3  # bump when what a result folder holds changes (2: model.pt is a state dict + its build
 # options; 3: select="best" by validation minority AP, pool_scores.npy and last_scores.npy beside test_scores.npy)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How a method trains. labels: 'task' | 'regroup' | 'fine'; resample: a sampling name;
-    train: training settings the method fixes (they win over the run's shared ones)."""
-
-    loss: str = "ce"
-    head: str = "linear"
-    resample: str = "none"
-    labels: str = "task"
-    clustering: str | None = None
-    batch_sampler: bool = False
-    probe: bool = False
-    train: dict[str, Any] = field(default_factory=dict)
-
-    def regroup_options(self) -> tuple[str, ...]:
-        """The regrouping options (fields of :class:`RegroupOptions`) this method uses."""
-        if self.labels == "regroup":
-            fixed = ("clustering", "normalize") if self.clustering else ()  # rg-random: always random
-            return tuple(f.name for f in dataclasses.fields(RegroupOptions) if f.name not in fixed)
-        if self.labels == "fine":
-            return ("aggregate",)
-        return ("encoder", "encoder_options") if self.probe else ()
-
-
-METHODS: dict[str, Recipe] = {
-    "ce": Recipe(),
-    "wce": Recipe(loss="wce"),
-    "focal": Recipe(loss="focal"),
-    "ldam": Recipe(loss="ldam", head="cosine"),
-    "ldam-drw": Recipe(loss="ldam-drw", head="cosine"),
-    "la": Recipe(loss="la"),
-    # a plain linear head, as the LMF authors train it (with Adam 1e-4). Measured on 1,500 Fashion-MNIST
-    # images, 3 epochs: with SGD lr 0.05 the s=30 logits collapse it to one class; Adam 1e-3 reaches BA 0.87
-    "lmf": Recipe(loss="lmf"),
-    "ap": Recipe(loss="ap", batch_sampler=True),  # SOAP (Qi et al. 2021), not Chen et al.'s AP-loss
-    "ros": Recipe(resample="ros"),
-    "rus": Recipe(resample="rus"),
-    "rusc": Recipe(resample="rusc"),
-    "augment": Recipe(resample="augment"),
-    "smote": Recipe(resample="smote"),
-    "borderline-smote": Recipe(resample="borderline-smote"),
-    "deepsmote": Recipe(resample="deepsmote"),
-    "rg": Recipe(labels="regroup"),
-    "rg-wce": Recipe(loss="wce", labels="regroup"),
-    "rg-focal": Recipe(loss="focal", labels="regroup"),  # the loss factor of notebook 05's ablation
-    "rg-random": Recipe(labels="regroup", clustering="random"),
-    "rg-oracle": Recipe(labels="fine"),
-    # the oracle balanced as RG balances its pseudo-classes: at 50:1 the fine classes are ~5x the
-    # minority (RG splits them into K of the minority's size), so each class is weighted by its
-    # inverse frequency (the wce loss) and perfect clusters get a fair, balanced control
-    "rg-oracle-balanced": Recipe(loss="wce", labels="fine"),
-    "mlp-probe": Recipe(probe=True, train={"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
-                                           "batch_size": 256}),
-}
 
 
 @dataclass
@@ -143,20 +88,6 @@ class Result:
         members = np.flatnonzero(self.mapping == target_class)
         logits = predict_logits(self.model, inputs)[:, torch.from_numpy(members)]
         return members[logits.argmax(1).numpy()].tolist()
-
-
-def method_spec(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """'focal' or {'name': 'focal', 'gamma': 2} -> ('focal', {'gamma': 2}), checked against METHODS."""
-    if isinstance(entry, str):
-        name, options = entry, {}
-    elif isinstance(entry, dict) and "name" in entry:
-        options = dict(entry)
-        name = options.pop("name")
-    else:
-        raise TypeError(f"a method is a name or a dict with a 'name' key, got {entry!r}")
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    return name, options
 
 
 def split_options(recipe: Recipe, options: dict[str, Any]) -> tuple[dict, dict, dict]:

@@ -211,9 +211,10 @@ def check_jobs(jobs: list[NotebookJob], where: str) -> None:
     filled in), without loading data or training: tasks and their data files, ``task_name``, every
     method list with the shared training/model/regrouping settings, encoders, projection, CAM
     methods and ``paper_dataset``. One kind of check at a time over all notebooks, the cheap kinds
-    first. Raises ParameterError naming the notebook, the parameter and the valid choices."""
+    first: ``NAME_CHECKS``, which import neither torch nor scikit-learn, then ``VALUE_CHECKS``.
+    Raises ParameterError naming the notebook, the parameter and the valid choices."""
     effective = [job.effective_parameters() for job in jobs]
-    for key, check in VALUE_CHECKS.items():
+    for key, check in [*NAME_CHECKS.items(), *VALUE_CHECKS.items()]:
         for job, p in zip(jobs, effective):
             if applies(key, p):
                 try:
@@ -251,6 +252,14 @@ def check_seeds(seeds: list, p: dict[str, Any], folder: Path) -> None:
 def check_task_name(name: str, p: dict[str, Any], folder: Path) -> None:
     if name not in (p.get("tasks") or {}):
         raise ValueError(f"unknown task {name!r}; valid: {', '.join(p.get('tasks') or {}) or 'none (tasks is empty)'}")
+
+
+def check_method_names(entries: list, p: dict[str, Any], folder: Path) -> None:
+    """Each method entry's form and name (``recipes.method_spec``), before :func:`check_methods`
+    imports what trains to check its options."""
+    from nbutils.methods.recipes import method_spec
+    for entry in entries:
+        method_spec(entry)
 
 
 def check_settings(_: Any, p: dict[str, Any], folder: Path) -> None:
@@ -297,10 +306,14 @@ def check_paper_dataset(name: str, p: dict[str, Any], folder: Path) -> None:
     check(name)
 
 
-# Parameter name -> its check(value, all the notebook's parameters, the notebook's folder).
+# Parameter name -> its check(value, all the notebook's parameters, the notebook's folder). The
+# NAME_CHECKS import neither torch nor scikit-learn and run first, over every notebook, so a wrong
+# method name is answered before the VALUE_CHECKS load them (tests/test_run.py, bench/check_time.py).
+NAME_CHECKS: dict[str, Callable[[Any, dict[str, Any], Path], None]] = {
+    "task_name": check_task_name, "seeds": check_seeds, **{key: check_method_names for key in METHOD_LISTS},
+}
 VALUE_CHECKS: dict[str, Callable[[Any, dict[str, Any], Path], None]] = {
-    "tasks": check_tasks, "task_name": check_task_name, "seeds": check_seeds,
-    **{key: check_methods for key in METHOD_LISTS},
+    "tasks": check_tasks, **{key: check_methods for key in METHOD_LISTS},
     "settings": check_settings,  # see applies()
     "nmi_encoders": check_encoders, "projection": check_projection, "cam_methods": check_cam_methods,
     "paper_dataset": check_paper_dataset,

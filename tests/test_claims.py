@@ -417,3 +417,16 @@ def test_the_one_sided_p_agrees_with_the_interval():
         images = rng.normal(d.mean(), rng.choice([0.001, 0.01]), 300)
         low = effect_interval(d, images, level=0.95).low
         assert (one_sided_p(d, images) < 0.025) == (low > 0)
+
+
+def test_the_rg_claims_are_also_judged_on_auroc():
+    rows = paper_like_rows()
+    rows["auroc"] = rows["ap/mel"] / 2 + 0.5  # AUROC moves with the minority AP here
+    table = judge_claims(rows, "t", ["mel"]).set_index("claim")
+    assert list(table.index) == ["RG raises minority-class AP over CE", "RG raises AUROC over CE",
+                                 "BA and AP rank methods differently", "Random regrouping does not give RG's gain",
+                                 "Random regrouping does not give RG's AUROC gain", "RG learns classes more synchronously"]
+    for claim, other in (("RG raises AUROC over CE", "ce"), ("Random regrouping does not give RG's AUROC gain", "rg-random")):
+        expected = compare(rows, "auroc", "rg", other, "t")
+        assert table.loc[claim, "effect"] == pytest.approx(expected["effect"])
+        assert (table.loc[claim, "metric"], table.loc[claim, "verdict"]) == ("auroc", expected["verdict"])

@@ -612,23 +612,30 @@ def judge_claims(rows: pd.DataFrame, task: str, minority_classes: Sequence[str],
     replicates: {(method, seed): {metric: (B,)}} test-image bootstrap values of this task's runs
     (``metrics.bootstrap_runs``); they add the test set's noise to every interval.
     rg, ce, rg_random: the method names of regrouping, plain cross-entropy and random regrouping.
+    The two RG claims are also judged on AUROC (rows "RG raises AUROC over CE" and "Random regrouping
+    does not give RG's AUROC gain", when rows have ``auroc``): AUROC weighs the whole ranking, AP its top.
     effect, low and high of every claim are oriented so that a positive effect supports it, and
-    the verdict is read from them: claims 1 and 3 the mean paired difference (points), claim 2
+    the verdict is read from them: the RG claims the mean paired difference (points), the rank claim
     the largest BA-up-AP-down swap of the named pairs (points; Kendall tau in its own columns),
-    claim 4 asynchrony(CE) - asynchrony(RG) (ln units, see ``asynchrony``).
+    the synchrony claim asynchrony(CE) - asynchrony(RG) (ln units, see ``asynchrony``).
     """
     check_rows(rows, task)
     with_minority, minority = minority_ap(rows, minority_classes)
     options = dict(level=level, min_effect=min_effect)
+    auroc = "auroc" in rows
     table = [
         with_auroc(claim_row("RG raises minority-class AP over CE",
                              compare(with_minority, minority, rg, ce, task, replicates, **options)),
                    rows, rg, ce, task, level, replicates),
+        *([claim_row("RG raises AUROC over CE", compare(rows, "auroc", rg, ce, task, replicates, **options))]
+          if auroc else []),
         rankings_disagree(with_minority, task, replicates, n_boot=n_boot,
                           ap_metric=task_ap_metric(with_minority, task, minority), **options),
         with_auroc(claim_row("Random regrouping does not give RG's gain",
                              compare(with_minority, minority, rg, rg_random, task, replicates, **options)),
                    rows, rg, rg_random, task, level, replicates),
+        *([claim_row("Random regrouping does not give RG's AUROC gain",
+                     compare(rows, "auroc", rg, rg_random, task, replicates, **options))] if auroc else []),
         sync_claim(sync_table, task, sync_quantity, rg, ce, **options),
     ]
     return pd.DataFrame(table, columns=COLUMNS)

@@ -35,7 +35,8 @@ import yaml
 
 from nbutils.analysis import convergence
 from nbutils.analysis.markdown import claims_markdown
-from nbutils.core.metrics import t_half_width
+from nbutils.core.metrics import load_replicates, t_half_width
+from nbutils.methods import evaluation
 from nbutils.runs.folder import read_summary
 
 MAX_FILE_MB = 3.0
@@ -48,11 +49,6 @@ def markdown_table(table: pd.DataFrame) -> str:
     header = "| " + " | ".join(map(str, table.columns)) + " |\n|" + "---|" * len(table.columns)
     rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join([header, *rows])
-
-
-def result_rows(run_dir: Path) -> list[tuple[dict, Path]]:
-    """(row, result folder) of every finished training under ``run_dir/results``."""
-    return [(json.loads(p.read_text()), p.parent) for p in sorted((run_dir / "results").glob("*/*/*/row.json"))]
 
 
 def learning_curves(run_dir: Path, methods: Sequence[str] = CURVE_METHODS) -> pd.DataFrame:
@@ -196,36 +192,90 @@ def run_epochs(run_dir: Path) -> int:
     return next(int(n["parameters"]["epochs"]) for n in notebooks if "03_benchmark" in n["path"])
 
 
+def held_out_evidence(folder: Path, n_boot: int = 500) -> tuple[pd.DataFrame, dict]:
+    """(rows, replicates) of a run folder's selected models on the held-out images (the test split and the
+    extra pool, ``methods.evaluation``): one row per training, and {task: {(method, seed): {metric: (B,)}}}
+    over the same bootstrap resamples of each task's held-out images in every run folder (the resamples
+    depend on the labels alone), so runs of two lengths stay paired by image too. Read from notebook 03's
+    ``tables/held_out_rows.csv`` and ``tables/replicates.npz`` when the run wrote them, else computed from
+    its result folders (a ``--train-only`` run). Result folders without the ``settings.json`` that rebuilds
+    their task (written before it existed) give their ``row.json`` (test split) and no replicates."""
+    tables = folder / "tables"
+    if (tables / "held_out_rows.csv").is_file() and (tables / "replicates.npz").is_file():
+        return evaluation.rows_of(pd.read_csv(tables / "held_out_rows.csv")), load_replicates(tables / "replicates.npz")
+    row_files = sorted(folder.glob("results/*/*/*/row.json"))
+    if not row_files:
+        raise FileNotFoundError(f"{folder} holds no finished training (results/*/*/*/row.json)")
+    if not all((f.parent / "settings.json").is_file() for f in row_files):
+        return pd.DataFrame([json.loads(f.read_text()) for f in row_files]), {}
+    tasks, results = evaluation.folder_results(folder)
+    return (evaluation.rows_of(evaluation.held_out_table(tasks, results)),
+            evaluation.bootstrap_replicates(tasks, results, "held_out", n_boot))
+
+
 def length_section(run_dir: Path, length_runs: Sequence[Path], dest: Path) -> list[str]:
     """The training-length check: the papers' effects in ``run_dir`` and in each of ``length_runs``
     (the same parameter file with other ``epochs``; their trainings are enough, e.g. from
-    ``--train-only``), as a Markdown section; [] without length runs."""
+    ``--train-only``), on the held-out images with the claims' interval, as a Markdown section; []
+    without length runs."""
     if not length_runs:
         return []
-    runs = {}
+    runs, replicates = {}, {}
     for folder in (run_dir, *length_runs):
-        rows = pd.DataFrame([row for row, _ in result_rows(folder)])
-        if rows.empty:
-            raise FileNotFoundError(f"{folder} holds no finished training (results/*/*/*/row.json)")
-        runs[run_epochs(folder)] = rows
-    table = convergence.length_table(runs)
+        runs[run_epochs(folder)], replicates[run_epochs(folder)] = held_out_evidence(folder)
+    table = convergence.length_table(runs, replicates=replicates)
     table.round(4).to_csv(dest / "tables" / "training_length.csv", index=False)
-    levels = convergence.level_table(runs)
+    levels = convergence.level_table(runs, replicates=replicates)
     levels.round(4).to_csv(dest / "tables" / "training_length_levels.csv", index=False)
     others = ", ".join(f"`{f.parent.name}/{f.name}` ({run_epochs(f)} epochs)" for f in length_runs)
     return ["## Does the answer depend on the training length?",
             f"The same settings trained for {', '.join(str(e) for e in sorted(runs))} epochs (this run: "
-            f"{run_epochs(run_dir)}; also {others}). Each effect is a paired difference over seeds in points "
-            "(minority AP: the smallest class's AP, %; AUROC ×100), mean and 95% t-interval; the verdict is the "
-            "minority AP's: a > b or a < b when its interval excludes 0 (`tables/training_length.csv`).",
+            f"{run_epochs(run_dir)}; also {others}), each model kept at the epoch its validation chose when the "
+            "run selects one. Each effect is a paired difference on the held-out images (test split and extra "
+            "pool) in points (minority AP: the smallest class's AP, %; AUROC ×100), mean and 95% interval over "
+            "seeds and held-out images (Welch–Satterthwaite degrees of freedom, as the claims); the verdict is "
+            "the minority AP's: a > b or a < b when its interval excludes 0 (`tables/training_length.csv`).",
             convergence.length_markdown(table),
             "### Has each method converged at this run's length?",
-            f"A result counts as converged at a length when the mean over seeds of its minority test AP moves by "
-            f"less than {convergence.PLATEAU_POINTS} points from that length to the next longer one (the change is "
-            "paired over seeds, with its 95% t-interval; `tables/training_length_levels.csv`). Minority AP %, "
-            "mean ± std over seeds:",
+            f"A result counts as converged at a length when the mean over seeds of its minority held-out AP moves "
+            f"by less than {convergence.PLATEAU_POINTS} points from that length to the next longer one (the change "
+            "is paired over seeds and images, with its 95% interval; `tables/training_length_levels.csv`). "
+            "Minority AP %, mean ± std over seeds:",
             convergence.level_markdown(levels),
             convergence.level_lines(levels, run_epochs(run_dir))]
+
+
+def design_section(run_dir: Path, dest: Path) -> list[str]:
+    """What a seed varies, how many seeds each method ran, the epoch each model was kept at, and how the
+    extra pool reads beside the test split (notebook 03's tables); [] for a run without them."""
+    tables = run_dir / "tables"
+    if not (tables / "selected_epochs.csv").is_file():
+        return []
+    epochs = pd.read_csv(tables / "selected_epochs.csv")
+    parts = ["## Seeds, kept epochs and the held-out images",
+             "A seed changes a model's initialisation, its batch order and the method's own random draws "
+             "(clustering, resampling); every seed trains on the same task images, so the seed spread is training "
+             "noise, not the noise of drawing another training set. Each method's seeds and the epoch each "
+             "seed's model was kept at (`tables/selected_epochs.csv`; 1-based, of the epochs trained):",
+             markdown_table(epochs)]
+    for path in sorted(tables.glob("pool_vs_test_*.csv")):
+        table = pd.read_csv(path)
+        numbers = table.select_dtypes("number").columns
+        table[numbers] = table[numbers].round(2)
+        parts += [f"### {path.stem.removeprefix('pool_vs_test_')}: the extra pool beside the test split",
+                  "Minority AP (%, mean over seeds) of each method on the test split and on the extra pool, their "
+                  "difference, and the rank correlation of the methods on the two (`tables/" + path.name + "`). The "
+                  "claims compare methods on paired differences over both.", markdown_table(table)]
+    return parts
+
+
+def held_out_positives(run_dir: Path) -> dict[str, int] | None:
+    """{task: minority images among its held-out images} from notebook 03's ``held_out_rows.csv``."""
+    path = run_dir / "tables" / "held_out_rows.csv"
+    if not path.is_file():
+        return None
+    rows = evaluation.rows_of(pd.read_csv(path))
+    return {task: int(n) for task, n in rows.groupby("task")["n_minority"].first().items()}
 
 
 def relative_paths(page: Path, run_dir: Path) -> None:
@@ -261,9 +311,10 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
     curves = learning_curves(run_dir, curve_methods)
     parts = [f"# Run report: {run_dir.parent.name}/{run_dir.name}",
              "Written by `python -m nbutils.publish RUN_FOLDER DEST` from the run folder; every number below comes "
-             "from it. Test split, %, mean ± half-width of the 95% interval over seeds (a t-interval over seeds; a "
-             "method run on one seed shows its mean alone, unless every method ran on one seed, when ± is a "
-             "bootstrap over test images).",
+             "from it. The summary tables: test split, %, mean ± half-width of the 95% t-interval over seeds (a "
+             "method run on one seed shows its mean alone, unless every method ran on one seed, when ± is the "
+             "half-width of a bootstrap interval over test images). The claims and the training-length check: "
+             "the held-out images (test split and extra pool), 95% intervals over seeds and images.",
              "## What made it", provenance_lines(run_dir)]
     parts += ["## Results by task", *summaries] if summaries else ["## Tables", *small_tables(run_dir, dest)]
     rows_path = run_dir / "tables" / "benchmark_rows.csv"
@@ -278,18 +329,23 @@ def publish(run_dir: str | Path, dest: str | Path, curve_methods: Sequence[str] 
                   "Within this run (`tables/plateau.csv`). A flat end of one cosine schedule is necessary, not "
                   "sufficient: its learning rate is near 0 there whatever the fit, so the training-length check "
                   "below compares whole runs of different lengths.", convergence.plateau_lines(plateau)]
+    parts += design_section(run_dir, dest)
     parts += length_section(run_dir, length_runs, dest)
     claims = run_dir / "tables" / "claims.csv"
     if claims.is_file():
         parts += ["## The papers' claims, judged on this run",
-                  "Each effect in its unit (column `unit`: points; natural-log units for the synchrony claim) with the interval its verdict is read from (`tables/claims.csv`).",
+                  "Each effect in its unit (column `unit`: points; natural-log units for the synchrony claim) with "
+                  "the interval its verdict is read from: 95% over seeds (n − 1 degrees of freedom) and the held-out "
+                  "images' bootstrap, combined by Welch–Satterthwaite (`tables/claims.csv`, with each part's "
+                  "standard error, `se_seeds` and `se_images`, and the degrees of freedom, `df`).",
                   claims_markdown(pd.read_csv(claims))]
-        undecided = convergence.decide_lines(pd.read_csv(claims))
+        undecided = convergence.decide_lines(pd.read_csv(claims), positives=held_out_positives(run_dir))
         if undecided:
             parts += ["### What would decide the undecided claims?",
-                      "The fewest seeds whose 95% t-interval would lie above 0 or below the smallest effect worth "
-                      "claiming (1 point), if the mean and the seed std of the paired differences stayed as measured "
-                      "(a lower bound: the test-image part of the intervals is left out).", undecided]
+                      "The fewest seeds whose 95% interval would lie above 0 or below the smallest effect worth "
+                      "claiming (1 point), if the mean, the seed std of the paired differences and the held-out "
+                      "images' part stayed as measured; where no number of seeds can, the held-out minority images "
+                      "that would (the image part shrinking as one over their square root).", undecided]
     if len(curves):
         curves.round(4).to_csv(dest / "learning_curves.csv", index=False)
         fig = plot_learning_curves(curves)

@@ -133,3 +133,23 @@ def test_more_seeds_adds_seeds_to_the_methods_it_names():
     assert method_seeds(["ce", {"name": "rg"}], [0, 1], {"rg": [1, 2, 3]}) == {"ce": [0, 1], "rg": [0, 1, 2, 3]}
     with pytest.raises(ValueError, match=r"\['rgg'\].*not among the methods"):
         method_seeds(["ce", "rg"], [0], {"rgg": [1]})
+
+
+def test_a_train_only_run_folder_is_scored_on_its_rebuilt_held_out_images(tmp_path, digits_task):
+    from nbutils.methods.evaluation import folder_results
+    from nbutils.methods.registry import run_cached
+    from nbutils.publish import held_out_evidence
+
+    settings = {"train": {"epochs": 2, "batch_size": 32, "lr": 0.1, "select": "best", "device": "cpu"},
+                "model": {"arch": "cnn", "width": 4}}
+    trained = [run_cached(digits_task, DIGITS, "ce", seed, tmp_path, **settings) for seed in (0, 1)]
+    tasks, results = folder_results(tmp_path)
+    rebuilt = tasks["d"]
+    for part in ("train", "val", "test", "pool"):
+        assert np.array_equal(getattr(rebuilt, part).ids if part != "test" else getattr(rebuilt, part).labels,
+                              getattr(digits_task, part).ids if part != "test" else getattr(digits_task, part).labels)
+    assert sorted(r.row["seed"] for r in results) == [0, 1]
+    rows, replicates = held_out_evidence(tmp_path, n_boot=30)
+    expected = evaluate(digits_task.held_out.labels, trained[0].held_out_scores(), digits_task.classes)
+    assert rows.set_index("seed").loc[0, "ap/3"] == expected["ap/3"]
+    assert set(replicates["d"]) == {("ce", 0), ("ce", 1)} and replicates["d"][("ce", 0)]["auroc"].shape == (30,)

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from nbutils.core.metrics import accuracy_from_confusion, interval_table
+from nbutils.core.metrics import accuracy_from_confusion, format_mean_std, interval_table, summarize
 
 # The papers' method names -> this project's method names (every method of paper_tables.csv).
 # The LMF paper's names carry the backbone first ("ResNet50 LMF Loss"); ``paper_method`` strips it.
@@ -208,14 +208,23 @@ def with_accuracy(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def ours_intervals(rows: pd.DataFrame, metrics: Sequence[str], replicates: Mapping | None = None,
-                   level: float = 0.95) -> tuple[pd.DataFrame, str]:
+                   level: float = 0.95, spread: str = "half") -> tuple[pd.DataFrame, str]:
     """(one task's "mean ± h" strings, %, per method and metric; what ± means), with ONE meaning
     of ± in the table: with two or more seeds for some method, h is the half-width of the
-    ``level`` t-interval over seeds and a method run on one seed shows its mean alone; when every
+    ``level`` t-interval over seeds (``spread="std"``: the standard deviation over seeds, the
+    statistic the papers print) and a method run on one seed shows its mean alone; when every
     method ran on one seed, h is the half-width of the ``level`` test-image bootstrap interval
     (``replicates``; without them, means alone). The sentence says which, for the caption."""
     n_runs = rows.groupby("method").size()
     single = n_runs.max() == 1
+    if spread == "std" and not single:
+        table = format_mean_std(summarize(rows, by=("method",), metrics=list(metrics), level=level), list(metrics))
+        several = n_runs[n_runs > 1]
+        seeds = f"{several.min()}-{several.max()}" if several.min() != several.max() else f"{several.max()}"
+        meaning = f"standard deviation over {seeds} seeds, as the papers print theirs"
+        if (n_runs == 1).any():
+            meaning += f" ({', '.join(map(method_label, n_runs.index[n_runs == 1]))}: one seed, mean alone)"
+        return table, meaning
     table = interval_table(rows, list(metrics), replicates if single else None, level)
     if single:
         meaning = (f"half-width of the {level:.0%} bootstrap interval over test images (one seed each: training "
@@ -233,7 +242,7 @@ def beside_papers(ours: pd.DataFrame, classes: Sequence[str], paper_dataset: str
                   replicates: Mapping | None = None, level: float = 0.95) -> tuple[pd.DataFrame, str]:
     """One task's numbers beside the published tables of its kind (``tables_for_task``), each
     paper with its own metrics (``paper_metrics``), each table in its own columns: one row per
-    method (ours and the papers'), columns "<metric>: ours" (mean ± h, %, ``ours_intervals``)
+    method (ours and the papers'), columns "<metric>: ours" (mean ± std over seeds, %, ``ours_intervals``)
     and "<metric>: <source> <table> <data set> [backbone]" (``paper_column``; as published,
     mean ± std). Returns (table, a Markdown caption saying which tables, why, and what each ±
     means). ours: result rows of this task; classes: its class names (class 1 = positive if binary)."""
@@ -245,7 +254,7 @@ def beside_papers(ours: pd.DataFrame, classes: Sequence[str], paper_dataset: str
     for source in papers["source"].unique():
         for label, column, metric, paper_class in paper_metrics(source, classes):
             if f"{label}: ours" not in columns:
-                table, meaning = ours_intervals(ours, [column], replicates, level)
+                table, meaning = ours_intervals(ours, [column], replicates, level, spread="std")
                 columns[f"{label}: ours"] = table[column]
             wide = wide_published(published_values(papers[papers["source"] == source], metric, paper_class))
             columns.update({f"{label}: {c}": wide[c] for c in wide.columns})
@@ -295,7 +304,7 @@ def per_class_beside_papers(ours: pd.DataFrame, classes: Sequence[str], paper_da
         how = ("neg = our class 0, pos = our class 1" if len(classes) == 2 else
                "each paper class beside our class of the same rank by training count"
                + (" (the task's class order)" if counts is None else ""))
-    ap, meaning = ours_intervals(ours, [f"ap/{c}" for c in classes], None, level)
+    ap, meaning = ours_intervals(ours, [f"ap/{c}" for c in classes], None, level, spread="std")
     records = []
     for paper_class, our_class in pairing.items():
         for method in dict.fromkeys([*ap.index, *pd.concat(tables.values())["method_here"]]):

@@ -1,5 +1,5 @@
-"""The registry of data sets: name -> :class:`DataSet` (its reader, published splits, fixed classes
-and file check), and ``load_dataset(name, root, split, **options)``.
+"""The registry of data sets: name -> :class:`DataSet` (its reader, published splits, fixed classes,
+options and file check), and ``load_dataset(name, root, split, **options)``.
 
 A reader is ``read(root, split, *, option=default, ...) -> ImageSet``; its keyword-only parameters
 are the data set's options (a task spec's ``options``), checked by name and annotated type with
@@ -7,24 +7,35 @@ are the data set's options (a task spec's ``options``), checked by name and anno
 every reader explicitly (``nbutils.data.readers``, ``nbutils.data.medical``) instead of readers registering
 themselves when imported, so what is registered never depends on which module was imported first.
 A new data set is one entry: ``DATASETS["blobs"] = DataSet(read_blobs)`` (README, "Adding a data set, a loss or a method").
+
+This module imports neither torch nor scikit-learn: the built-in entries name their reader by
+dotted path (``"nbutils.data.medical:load_ham10000"``), imported when images are read
+(:meth:`DataSet.reader`), and give their options as a light signature (``options``, one of the
+``*_options`` functions below, which tests/test_run.py compares with the reader's own), and their
+file checks come from ``nbutils.data.locations``. So the runner's check of a parameter file names a
+wrong data set, option or data folder before torch loads.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from nbutils.core.config import check_keyword_options, keyword_defaults, registered
-from nbutils.data import medical, readers
-from nbutils.data.imagesets import ImageSet
+from nbutils.data.locations import FASHION_CLASSES, check_cifar, check_fashion_mnist
+
+if TYPE_CHECKING:
+    from nbutils.data.imagesets import ImageSet
 
 
 @dataclass(frozen=True)
 class DataSet:
     """A registered data set.
 
-    read: ``read(root, split, **options) -> ImageSet`` with uint8 images (N, C, H, W).
+    read: ``read(root, split, **options) -> ImageSet`` with uint8 images (N, C, H, W), or its dotted
+        path ``"package.module:function"``, imported when the data set is first read.
     splits: the published splits; ``make_task`` carves ``val`` out of ``train`` for a data set
         without one (and whenever a task gives ``val_fraction``).
     classes: the class names when they are fixed, so ``check_task_spec`` checks a task's
@@ -32,31 +43,76 @@ class DataSet:
     check_files: ``check_files(root, **options)`` raises FileNotFoundError, naming the folder and
         the files, when the reader could neither find nor fetch its files; it must not read them.
         None: the check is only that ``root``, when given, is a folder.
+    options: a function whose keyword-only parameters (names, annotations, defaults) are the
+        reader's options, so they are checked without importing the reader; None: the reader's own.
     """
 
-    read: Callable[..., ImageSet]
+    read: Callable[..., ImageSet] | str
     splits: tuple[str, ...] = ("train", "test")
     classes: Sequence[str] | None = None
     check_files: Callable[..., None] | None = None
+    options: Callable[..., None] | None = None
+
+    def reader(self) -> Callable[..., ImageSet]:
+        """The reader function, its module imported when ``read`` is a dotted path."""
+        if not isinstance(self.read, str):
+            return self.read
+        module, _, name = self.read.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def option_signature(self) -> Callable[..., Any]:
+        """The function whose keyword-only parameters are this data set's options."""
+        return self.options if self.options is not None else self.reader()
+
+
+# The options of the medical readers (nbutils.data.medical), as their keyword-only parameters declare
+# them; tests/test_run.py checks that each matches its reader's names, annotations and defaults.
+def ham10000_options(*, image_size: int = 224, test_fraction: float = 0.15, skip_bad: bool = False) -> None:
+    """The options of ``medical.load_ham10000`` and ``medical.load_isic2019``."""
+
+
+def chest_xray_options(*, image_size: int = 224, skip_bad: bool = False) -> None:
+    """The options of ``medical.load_chest_xray``."""
+
+
+def medmnist_options(*, flag: str | None = None, size: int = 28, file: str | os.PathLike | None = None,
+                     image_size: int | None = None) -> None:
+    """The options of ``medical.load_medmnist``."""
+
+
+def csv_images_options(*, csv: str | os.PathLike = "labels.csv", image_dir: str | os.PathLike = ".",
+                       file_column: str = "file", label_column: str = "label",
+                       split_column: str | None = None, classes: list[str] | None = None,
+                       mode: str = "RGB", image_size: int = 224, test_fraction: float = 0.15,
+                       skip_bad: bool = False) -> None:
+    """The options of ``medical.load_csv_images``."""
+
+
+def no_options() -> None:
+    """The options of the readers that take none (``nbutils.data.readers``)."""
 
 
 DATASETS: dict[str, DataSet] = {
-    "fashion-mnist": DataSet(readers.load_fashion_mnist, classes=tuple(readers.FASHION_CLASSES),
-                             check_files=readers.check_fashion_mnist),
-    "digits": DataSet(readers.load_digits, classes=tuple(str(d) for d in range(10))),
-    "cifar10": DataSet(readers.load_cifar10, check_files=readers.check_cifar("cifar10")),
-    "cifar100": DataSet(readers.load_cifar100, check_files=readers.check_cifar("cifar100")),
-    "ham10000": DataSet(medical.load_ham10000),
-    "chest-xray": DataSet(medical.load_chest_xray, splits=("train", "val", "test")),
-    "medmnist": DataSet(medical.load_medmnist, splits=("train", "val", "test")),
-    "isic2019": DataSet(medical.load_isic2019),
-    "csv-images": DataSet(medical.load_csv_images),
+    "fashion-mnist": DataSet("nbutils.data.readers:load_fashion_mnist", classes=tuple(FASHION_CLASSES),
+                             check_files=check_fashion_mnist, options=no_options),
+    "digits": DataSet("nbutils.data.readers:load_digits", classes=tuple(str(d) for d in range(10)),
+                      options=no_options),
+    "cifar10": DataSet("nbutils.data.readers:load_cifar10", check_files=check_cifar("cifar10"), options=no_options),
+    "cifar100": DataSet("nbutils.data.readers:load_cifar100", check_files=check_cifar("cifar100"),
+                        options=no_options),
+    "ham10000": DataSet("nbutils.data.medical:load_ham10000", options=ham10000_options),
+    "chest-xray": DataSet("nbutils.data.medical:load_chest_xray", splits=("train", "val", "test"),
+                          options=chest_xray_options),
+    "medmnist": DataSet("nbutils.data.medical:load_medmnist", splits=("train", "val", "test"),
+                        options=medmnist_options),
+    "isic2019": DataSet("nbutils.data.medical:load_isic2019", options=ham10000_options),
+    "csv-images": DataSet("nbutils.data.medical:load_csv_images", options=csv_images_options),
 }
 
 
 def dataset_options(name: str) -> dict[str, Any]:
     """The options data set ``name``'s reader accepts, with their defaults."""
-    return keyword_defaults(registered(DATASETS, name, "dataset").read)
+    return keyword_defaults(registered(DATASETS, name, "dataset").option_signature())
 
 
 def check_dataset_options(name: str, options: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -64,7 +120,7 @@ def check_dataset_options(name: str, options: dict[str, Any], where: str = "") -
     ``where`` prefixes errors (e.g. "task 'tshirt'"). Raises ValueError for an unknown data set or
     option (valid ones listed), TypeError for a wrong type."""
     what = f"dataset {name!r}"
-    return check_keyword_options(registered(DATASETS, name, "dataset").read, options,
+    return check_keyword_options(registered(DATASETS, name, "dataset").option_signature(), options,
                                  f"{where}: {what}" if where else what)
 
 
@@ -77,7 +133,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = 
     if split not in dataset.splits:
         hint = "; make_task carves 'val' out of 'train'" if split == "val" else ""
         raise ValueError(f"dataset {name!r} has no split {split!r}; valid: {', '.join(dataset.splits)}{hint}")
-    return dataset.read(root=root, split=split, **options)
+    return dataset.reader()(root=root, split=split, **options)
 
 
 def check_dataset_files(name: str, root: str | os.PathLike | None, options: dict[str, Any]) -> None:

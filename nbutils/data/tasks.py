@@ -3,27 +3,26 @@ imbalance ratio, long-tail profile or counts, sizes, image size) into stratified
 splits, deterministically by seed; ``make_tasks`` builds every task of a parameter file.
 
 The data types live in ``nbutils.data.imagesets``, the registry of data sets in ``nbutils.data.datasets``, the
-readers in ``nbutils.data.readers`` and ``nbutils.data.medical``. The names a notebook or a script needs are
+readers in ``nbutils.data.readers`` and ``nbutils.data.medical``, the rules of a task spec and its check
+(``TASK_KEY_RULES``, ``check_task_spec``, without torch) in ``nbutils.data.task_specs``. The names a notebook or a script needs are
 importable from here too (``from nbutils.data.tasks import make_tasks, Task, ImageSet, load_dataset``).
 """
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from nbutils.data.datasets import DATASETS, check_dataset_files, check_dataset_options, dataset_options, load_dataset
+from nbutils.data.datasets import DATASETS, dataset_options, load_dataset
 from nbutils.data.imagesets import ImageSet, Task, TrainingSet, resize, split_indices
+from nbutils.data.task_specs import PROFILES, TASK_KEY_RULES, TASK_KEYS, check_task_spec, profile_weights
 
-__all__ = ["PROFILES", "ImageSet", "Task", "TrainingSet", "check_task_spec", "load_dataset", "make_task",
-           "make_tasks", "one_vs_rest", "profile_counts", "resize", "split_indices", "split_train_val",
+__all__ = ["PROFILES", "TASK_KEYS", "TASK_KEY_RULES", "ImageSet", "Task", "TrainingSet", "check_task_spec",
+           "load_dataset", "make_task", "make_tasks", "one_vs_rest", "profile_counts", "resize", "split_indices", "split_train_val",
            "stratified_sizes", "subsample_to_counts"]
-
-PROFILES = {"ham10000": (6705, 1113, 1099, 514, 327, 142, 115)}
 
 
 def class_index(ds: ImageSet, name: int | str) -> int:
@@ -81,15 +80,6 @@ def apportion(weights: np.ndarray, total: int, minimum: int = 1) -> np.ndarray:
     return sizes
 
 
-def profile_weights(profile: str | list[int]) -> tuple[int, ...]:
-    """A named long-tail profile (PROFILES) or a list of per-class counts."""
-    if isinstance(profile, str):
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)} or a list of counts")
-        return PROFILES[profile]
-    return tuple(profile)
-
-
 def profile_counts(profile: str | list[int], total: int) -> np.ndarray:
     """Per-class counts in the proportions of ``profile`` summing to ``total``, each at least 2."""
     return apportion(profile_weights(profile), total, minimum=2)
@@ -126,27 +116,6 @@ def split_train_val(ds: ImageSet, val_fraction: float, seed: int) -> tuple[Image
     return ds.subset(train_idx), ds.subset(val_idx)
 
 
-# Each task key of a parameter file: (types, test of the value, what the test asks for).
-TASK_KEY_RULES: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
-    "dataset": ((str,), lambda v: True, "a registered data set name"),
-    "root": ((str, os.PathLike), lambda v: True, "a folder"),
-    "positive": ((int, str), lambda v: True, "a class name or index"),
-    "ratio": ((int, float), lambda v: v >= 1, "majority/minority >= 1"),
-    "profile": ((str, list), lambda v: isinstance(v, str) or _counts_ok(v),
-                f"one of {list(PROFILES)} or a list of counts >= 1"),
-    "counts": ((list,), lambda v: _counts_ok(v), "a list of per-class counts >= 1"),
-    "train_size": ((int,), lambda v: v >= 1, "an int >= 1"),
-    "test_size": ((int,), lambda v: v >= 1, "an int >= 1"),
-    "val_fraction": ((float,), lambda v: 0 < v < 1, "a fraction in (0, 1)"),
-    "val_size": ((int,), lambda v: v >= 2, "an int >= 2 (images of the validation pool)"),
-    "held_out_size": ((int, str), lambda v: v == "rest" if isinstance(v, str) else v >= 2,
-                      "an int >= 2 or 'rest' (images of the extra evaluation pool)"),
-    "image_size": ((int,), lambda v: v >= 1, "pixels >= 1"),
-    "options": ((dict,), lambda v: True, "a dict of the data set's options"),
-}
-TASK_KEYS = set(TASK_KEY_RULES)
-
-
 def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) -> ImageSet:
     """Apply a task spec's label transform (one-vs-rest, ratio, profile, counts) and subsample
     to ``size`` samples keeping the task's class proportions."""
@@ -164,48 +133,6 @@ def shape_task(ds: ImageSet, spec: dict[str, Any], size: int | None, seed: int) 
     if size and size < len(ds):
         return subsample_to_counts(ds, stratified_sizes(ds.class_counts(), size), seed)
     return ds
-
-
-def _counts_ok(counts: list) -> bool:
-    return bool(counts) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts)
-
-
-def check_task_spec(name: str, spec: dict[str, Any], data_root: str | os.PathLike | None = None) -> None:
-    """Check a parameter-file task as :func:`make_task` would use it, without loading any image:
-    keys known and typed, data set registered, its options known and typed, positive class valid (when
-    the data set's classes are fixed) and the data set's files present (``data_root``, as in
-    :func:`make_tasks`, wins over the spec's ``root``). Raises ValueError/TypeError/FileNotFoundError
-    naming the task, what is wrong and the valid choices (the missing folder and files)."""
-    where = f"task {name!r}"
-    if not isinstance(spec, dict):
-        raise TypeError(f"{where}: a task is a dict of {sorted(TASK_KEYS)}, got {spec!r}")
-    unknown = set(spec) - TASK_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {sorted(TASK_KEYS)}")
-    for key, value in spec.items():
-        types, test, rule = TASK_KEY_RULES[key]
-        if isinstance(value, bool) or not isinstance(value, types) or not test(value):
-            raise ValueError(f"{where}: {key}={value!r} is not {rule}")
-    dataset = spec.get("dataset")
-    if dataset not in DATASETS:
-        raise ValueError(f"{where}: unknown or missing dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-    if "val_size" in spec and "val_fraction" in spec:
-        raise ValueError(f"{where}: val_size draws the validation pool from the images training does not use, "
-                         "val_fraction carves it out of the training images; give one of them")
-    if "ratio" in spec and "positive" not in spec:
-        raise ValueError(f"{where}: ratio={spec['ratio']} applies to one-vs-rest tasks; add 'positive' or drop 'ratio'")
-    if isinstance(spec.get("profile"), str):
-        profile_weights(spec["profile"])
-    options = check_dataset_options(dataset, spec.get("options", {}), where)
-    classes, positive = DATASETS[dataset].classes, spec.get("positive")
-    if classes is not None and positive is not None and not (
-            positive in classes or isinstance(positive, int) and 0 <= positive < len(classes)):
-        raise ValueError(f"{where}: unknown positive class {positive!r} of {dataset}; valid: "
-                         f"{', '.join(map(repr, classes))} or an index 0..{len(classes) - 1}")
-    try:
-        check_dataset_files(dataset, data_root or spec.get("root"), options)
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"{where} ({dataset}): {error}") from None
 
 
 def image_hashes(ds: ImageSet) -> np.ndarray:

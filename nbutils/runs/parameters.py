@@ -234,7 +234,7 @@ def applies(key: str, p: dict[str, Any]) -> bool:
 def check_tasks(tasks: dict[str, Any], p: dict[str, Any], folder: Path) -> None:
     """Every task spec as make_tasks builds it: data_root wins over a spec's root (a relative spec
     root is taken from the notebook's folder, where it runs), image_size over the spec's."""
-    from nbutils.data.tasks import check_task_spec
+    from nbutils.data.task_specs import check_task_spec
     if not tasks:
         raise ValueError("no task given; a task is name: {dataset: ..., ...}")
     for name, spec in tasks.items():

@@ -38,6 +38,8 @@ SCRIPTS = {
     "simclr": ("Self-supervised encoder: SimCLR training time", ["px", "width", "N", "epochs", "seconds", "train img/s",
                                                                 "cache hit s"], 1),
     "demo": ("Notebook runs: time and memory", ["notebook", "status", "seconds", "peak tree RSS GiB"], 2),
+    "held_out_eval": ("Held-out evaluation against training", ["task", "method", "seed", "held-out images", "score s",
+                                                               "bootstrap s", "training s", "share of training"], 1),
     "check_time": ("A wrong name: the runner's up-front check", ["command", "CPU s", "bare python CPU s", "check / bare",
                                                                 "per-round range", "torch, sklearn, scipy imported"], 1),
 }

@@ -217,19 +217,21 @@ def test_large_splits_are_unchanged_by_the_small_data_fallback():
     np.testing.assert_array_equal(part, np.sort(expected))
 
 
-DATA_MODULES = ("imagesets", "readers", "medical", "datasets", "tasks")
+DATA_MODULES = ("imagesets", "locations", "readers", "medical", "datasets", "task_specs", "tasks")
 
 
 def test_the_data_modules_import_each_other_in_one_direction():
-    """imagesets <- readers, medical <- datasets <- tasks, within nbutils/data/ (the package-wide
-    direction and the absence of circles are tests/test_architecture.py's, whose parse this reads)."""
+    """imagesets, locations <- readers, medical <- datasets <- task_specs <- tasks, within nbutils/data/ (the
+    package-wide direction and the absence of circles are tests/test_architecture.py's, whose parse this
+    reads). datasets names its readers by dotted path, so the light modules (locations, datasets, task_specs)
+    that the runner's checks import load no reader, torch or scikit-learn."""
     from test_architecture import GRAPH
 
     imports = {m: {d.rpartition(".")[2] for d in GRAPH[f"nbutils.data.{m}"] if d.startswith("nbutils.data.")}
                for m in DATA_MODULES}
-    assert imports == {"imagesets": set(), "readers": {"imagesets"}, "medical": {"imagesets"},
-                       "datasets": {"imagesets", "readers", "medical"},
-                       "tasks": {"imagesets", "datasets"}}
+    assert imports == {"imagesets": set(), "locations": set(), "readers": {"imagesets", "locations"},
+                       "medical": {"imagesets"}, "datasets": {"imagesets", "locations"},
+                       "task_specs": {"datasets"}, "tasks": {"imagesets", "datasets", "task_specs"}}
 
 
 @pytest.mark.parametrize("statement", [

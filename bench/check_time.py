@@ -102,7 +102,9 @@ def main() -> None:
              "check / bare": harness.median_ratio(measured[what], measured["bare"]),
              "per-round range": harness.ratio_range(measured[what], measured["bare"]),
              "torch, sklearn, scipy imported": heavy[what]} for what, words in cases]
-    notes = (f"Runner of {repo}. CPU time (user + system) of the runner's process, medians of {repeats} rounds after a "
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    notes = (f"Runner of the checkout at commit {commit}. CPU time (user + system) of the runner's process, medians of {repeats} rounds after a "
              "warm-up round, every case and a bare `python -c pass` in turn. Imported by `--list-params`: "
              f"{listing['--list-params']}; by `--help`: {listing['--help']}.\n\n"
              "Largest imports of each case (`python -X importtime`, cumulative, outermost): "

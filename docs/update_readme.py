@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from nbutils.analysis.markdown import bracketed, claim_unit, claims_markdown
-from nbutils.publish import markdown_table, run_epochs
+from nbutils.publish import held_out_positives, markdown_table, run_epochs
 from nbutils.runs.folder import read_summary
 
 DOCS = Path(__file__).resolve().parent
@@ -129,10 +129,15 @@ def convergence_parts(report: Path) -> list[str]:
     from nbutils.analysis import convergence
 
     parts = []
-    undecided = convergence.decide_lines(pd.read_csv(report / "tables" / "claims.csv"))
+    undecided = convergence.decide_lines(pd.read_csv(report / "tables" / "claims.csv"),
+                                         positives=held_out_positives(report))
     if undecided:
-        parts.append("**What would decide the undecided claims** (seeds at the measured mean and seed std, a lower "
-                     "bound):\n\n" + undecided)
+        parts.append("**What would decide the undecided claims** (seeds at the measured mean, seed std and "
+                     "held-out-image part; where no number of seeds would, held-out minority images):\n\n" + undecided)
+    if (report / "tables" / "selected_epochs.csv").is_file():
+        parts.append("**Seeds and kept epochs** (a seed varies the initialisation, the batch order and a method's own "
+                     "random draws; every seed trains on the same images):\n\n"
+                     + markdown_table(pd.read_csv(report / "tables" / "selected_epochs.csv")))
     if (report / "tables" / "plateau.csv").is_file():
         parts.append("**Did every model plateau?**\n\n"
                      + convergence.plateau_lines(pd.read_csv(report / "tables" / "plateau.csv")))
@@ -140,8 +145,8 @@ def convergence_parts(report: Path) -> list[str]:
         parts.append("**Seed spread** (std over seeds of the smallest class's AP, the goal: at most "
                      f"{SPREAD_GOAL:g} point):\n\n" + spread_lines(report))
     if (report / "tables" / "training_length.csv").is_file():
-        parts.append("**Does the answer depend on the training length?** Paired effects over seeds, points, "
-                     "95% intervals:\n\n"
+        parts.append("**Does the answer depend on the training length?** Paired effects, points, with the "
+                     "interval each row names:\n\n"
                      + convergence.length_markdown(pd.read_csv(report / "tables" / "training_length.csv")))
     levels = report / "tables" / "training_length_levels.csv"
     if levels.is_file():
@@ -179,8 +184,9 @@ def study_block(report: Path) -> str:
     tables = [f"**{p.stem.removeprefix('summary_')}**\n\n{study_table(p)}"
               for p in sorted((report / "tables").glob("summary_*.csv"))]
     return "\n\n".join([
-        report_line(report, "study") + "; rewritten by `python docs/update_readme.py --study DIR`. Test split, %, "
-        "mean ± half-width of the 95% interval over seeds; each effect in its unit with its 95% interval.",
+        report_line(report, "study") + "; rewritten by `python docs/update_readme.py --study DIR`. Summary tables: "
+        "test split, %, mean ± half-width of the 95% t-interval over seeds. Claims: the held-out images (test split "
+        "and extra pool), each effect in its unit with its 95% interval over seeds and images.",
         *verdicts, *convergence_parts(report), *tables])
 
 
@@ -316,9 +322,14 @@ def report_parameters(report: Path) -> dict:
 
 
 def training_words(report: Path) -> str:
-    """'24 epochs, seeds 0, 1, 2' from the report's params.yaml."""
+    """'24 epochs, seeds 0, 1, 2 (ce, rg also 3, 4), each model at its best validation epoch' from the
+    report's params.yaml (``more_seeds``, ``train.select``)."""
     parameters = report_parameters(report)
-    return f"{parameters['epochs']} epochs, seeds {', '.join(map(str, parameters['seeds']))}"
+    more = "; ".join(f"{method} also {', '.join(map(str, seeds))}"
+                     for method, seeds in (parameters.get("more_seeds") or {}).items())
+    selected = (parameters.get("train") or {}).get("select") == "best"
+    return (f"{parameters['epochs']} epochs, seeds {', '.join(map(str, parameters['seeds']))}"
+            + (f" ({more})" if more else "") + (", each model at its best validation epoch" if selected else ""))
 
 
 def study_words(report: Path) -> str:
@@ -376,8 +387,10 @@ def length_grid(study: Path) -> str:
                                            for r in part.itertuples()), include_groups=False)
              .unstack("task"))
     cells = cells.loc[list(dict.fromkeys(table["contrast"])), list(dict.fromkeys(table["task"]))].fillna("—")
+    over = ("seeds and held-out images" if "interval" in table and (table["interval"] == "seeds + images").all()
+            else "seeds")
     return ("**Does the answer depend on the training length?** Minority AP effect in points at each length "
-            "(epochs: mean [95% interval over seeds]):\n\n"
+            f"(epochs: mean [95% interval over {over}]):\n\n"
             + markdown_table(cells.rename_axis(index="effect (a - b)", columns=None).reset_index()))
 
 
@@ -389,7 +402,8 @@ def findings_block(study: Path, ablations: Path | None, page: Path | None = None
     page = README if page is None else page
     claims = pd.read_csv(study / "tables" / "claims.csv")
     parts = [f"The papers' claims judged on the published study ({report_links(study, page)}). Each cell: the "
-             "effect of the claim's contrast, its 95% interval and the verdict.",
+             "effect of the claim's contrast, its 95% interval and the verdict; intervals over seeds (n − 1 degrees "
+             "of freedom) and the held-out images' bootstrap, combined by Welch–Satterthwaite.",
              markdown_table(claims_grid(claims)),
              f"The study: {study_words(study)}; {provenance_words(study)}. Rewritten by "
              "`python docs/update_readme.py --study DIR` or `--ablations DIR`."]

@@ -1,7 +1,7 @@
 """No test asserts a duration, a rate or a memory figure of the machine it runs on: such an
-assert passes on one machine and fails on a slower or busier one (issue 31: a 5 s CPU budget
-failed at 6.4 s on a fresh 2-core machine). What a timing test wanted to know is a behaviour (the
-check ran before any notebook started, loaded no torch, opened no connection) or a figure in
+assert passes on one machine and fails on a slower or busier one (a 5 s CPU budget of the
+runner's check failed at 6.4 s on a fresh 2-core machine). What a timing test wanted to know is
+a behaviour (the check ran before any notebook started, loaded no torch, opened no connection) or a figure in
 ``bench/``, measured as a ratio in one run.
 
 The guard reads every test file with ``ast``: an ``assert`` fails it when it compares a measured

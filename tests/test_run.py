@@ -259,7 +259,7 @@ def test_a_wrong_name_fails_before_any_notebook_starts_and_before_torch_loads(tm
 
 
 @pytest.mark.xfail(strict=True, reason="the method checks run registry.plan_method, which lives in the "
-                   "torch-importing nbutils/methods/registry.py (issue 31: to move into a light module)")
+                   "torch-importing nbutils/methods/registry.py (to move into a light module)")
 def test_a_dry_run_checks_everything_before_torch_loads(tmp_path):
     done, code, imported = run_counting_imports(["params/ci.yaml", "--dry-run", "--runs", str(tmp_path)])
     assert code == 0 and "nothing was run" in done.stdout, done.stdout + done.stderr

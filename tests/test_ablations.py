@@ -118,7 +118,7 @@ def test_clear_of_baseline_adds_the_test_image_part_when_replicates_are_given():
     both = ablations.clear_of_baseline(rows, "t", ["up"], "m", replicates=replicates)
     expected = effect_interval(np.array([0.60, 0.64, 0.68]), np.mean([0.60, 0.64, 0.68]) + shared)
     assert both.loc["up", "low"] == pytest.approx(expected.low) and both.loc["up", "low"] < seeds.loc["up", "low"]
-    assert "over seeds and test images, Welch-Satterthwaite" in both.attrs["interval"]
-    assert "(95% interval over seeds and test images, Welch-Satterthwaite d.o.f.: " in \
+    assert "over seeds and held-out images, Welch-Satterthwaite" in both.attrs["interval"]
+    assert "(95% interval over seeds and held-out images, Welch-Satterthwaite d.o.f.: " in \
         ablations.goal_sentence(both, "t", "m")
     assert "(95% t-interval over seeds: " in ablations.goal_sentence(seeds, "t", "m")

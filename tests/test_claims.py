@@ -290,7 +290,7 @@ def test_kendall_tau_bootstrap_resamples_test_images_and_seeds_only_when_enough(
                   for i, r in enumerate(rows.to_dict("records"))}
     with_images = rankings_disagree(rows, "t", replicates, ap_metric="ap/pos")
     assert with_images["tau_low"] < with_images["tau_high"]
-    assert "100 resamples of test images (seeds not resampled: 3 < 8)" in with_images["detail"]
+    assert "100 resamples of held-out images (seeds not resampled: 3 < 8)" in with_images["detail"]
     values = {"ba": rows.pivot(index="seed", columns="method", values="ba").to_numpy(),
               "ap": rows.pivot(index="seed", columns="method", values="ap/pos").to_numpy()}
     reps = {k: np.stack([[replicates[(m, s)][c] for m in sorted(SWAP)] for s in range(3)])
@@ -312,7 +312,7 @@ def test_test_image_replicates_widen_the_intervals():
     seeds_only = compare(rows, "ap/mel", "rg", "ce", "t")
     both = compare(rows, "ap/mel", "rg", "ce", "t", replicates)
     assert both["high"] - both["low"] > 2 * (seeds_only["high"] - seeds_only["low"])
-    assert both["verdict"] == "inconclusive" and "test images" in both["detail"]
+    assert both["verdict"] == "inconclusive" and "held-out images" in both["detail"]
 
 
 def test_gains_over_compares_each_method_with_the_baseline():
@@ -346,7 +346,7 @@ def test_effect_interval_by_hand_welch_satterthwaite():
     assert half > stats.t.ppf(0.975, 2) * np.sqrt(v_s)  # wider than the seeds' own t-interval: WS decides
     assert (effect.low, effect.high) == pytest.approx((0.11 - half, 0.11 + half))
     assert effect.n_seeds == 3 and effect.n_boot == 500
-    assert "seeds and test images, Welch-Satterthwaite" in effect.describe()
+    assert "seeds and held-out images, Welch-Satterthwaite" in effect.describe()
     # the image part is not multiplied by t(2) = 4.3: narrower than today's rule
     assert half < 4.302653 * np.sqrt(v_s + v_i)
     # a small image part: WS alone would be narrower than the seeds' t-interval; it never is
@@ -365,7 +365,7 @@ def test_effect_interval_without_images_is_the_t_interval_and_its_edge_cases():
     images = np.array([0.0, 0.02, -0.02, 0.01, -0.01])
     one = effect_interval(np.array([0.05]), images)  # one seed: the image part alone, B - 1 d.o.f.
     assert one.df == 4 and one.high - one.mean == pytest.approx(stats.t.ppf(0.975, 4) * images.std(ddof=1))
-    assert np.isnan(one.se_seeds) and "test images only" in one.describe()
+    assert np.isnan(one.se_seeds) and "held-out images only" in one.describe()
     assert np.isnan(effect_interval(np.array([0.05])).low)  # one seed, no images: no interval
     same = effect_interval(np.array([0.1, 0.1, 0.1]), images)  # zero spread: no interval, as compare
     assert same.mean == pytest.approx(0.1) and np.isnan(same.low) and np.isnan(same.high)
@@ -404,7 +404,7 @@ def test_aurocs_interval_has_its_test_image_part():
                   for r in rows.to_dict("records")}
     detail = judge_claims(rows, "t", ["pos"], replicates=replicates).loc[0, "detail"]
     auroc = detail[detail.index("AUROC rg - ce"):]
-    assert "over seeds and test images" in auroc
+    assert "over seeds and held-out images" in auroc
     low, high = (float(x) for x in auroc[auroc.index("[") + 1:auroc.index("]")].split(", "))
     assert high - low > 0.02  # the seeds alone give +0.011 [+0.009, +0.013]
 

@@ -129,7 +129,7 @@ def test_the_length_grid_uses_the_claims_interval_when_replicates_are_given():
     assert "| task | effect (a - b; 95% intervals: seeds, seeds + images (column interval)) |" in \
         convergence.length_markdown(table.reset_index())
     only_long = convergence.length_table({24: long}, replicates=reps)
-    assert "over seeds and test images, Welch-Satterthwaite" in convergence.length_markdown(only_long)
+    assert "over seeds and held-out images, Welch-Satterthwaite" in convergence.length_markdown(only_long)
 
 
 def test_the_level_table_adds_the_image_part_of_a_change_when_both_lengths_have_replicates():
@@ -142,7 +142,7 @@ def test_the_level_table_adds_the_image_part_of_a_change_when_both_lengths_have_
     assert both.loc[24, "change"] == pytest.approx(seeds_only.loc[24, "change"])
     assert both.loc[24, "change_high"] - both.loc[24, "change_low"] > seeds_only.loc[24, "change_high"] - \
         seeds_only.loc[24, "change_low"]
-    assert "(changes: 95% interval over seeds and test images" in convergence.level_lines(both.reset_index(), 48)
+    assert "(changes: 95% interval over seeds and held-out images" in convergence.level_lines(both.reset_index(), 48)
 
 
 def test_replicates_round_trip_through_one_npz(tmp_path):
@@ -194,7 +194,7 @@ def test_decide_lines_reads_the_image_part_and_names_the_positives():
                            {"claim": "d", "task": "t", "verdict": "inconclusive", "effect": 0.02, "spread": 0.01,
                             "n_seeds": 3, "unit": "points", "se_seeds": 0.0058, "se_images": 0.0095, "df": 30.0}])
     lines = convergence.decide_lines(claims, positives={"t": 100}).splitlines()
-    assert "more test images, not seeds: the image part alone is ±2.0 points however many seeds" in lines[0]
+    assert "more held-out images, not seeds: the image part alone is ±2.0 points however many seeds" in lines[0]
     assert "held-out positives (now 100) would at 3 seeds" in lines[0]
     assert "Welch-Satterthwaite" in lines[0] and "image se 1.0" in lines[0]
     wide = convergence.decide_lines(claims.assign(spread=0.003), positives=100).splitlines()[0]

@@ -179,8 +179,8 @@ class EffectInterval:
 
     def describe(self) -> str:
         """What the interval is, in a few words, for every sentence that prints it."""
-        return {"seeds + images": f"{self.level:.0%} interval over seeds and test images, Welch-Satterthwaite d.o.f.",
-                "images": f"{self.level:.0%} interval over test images only (one seed)",
+        return {"seeds + images": f"{self.level:.0%} interval over seeds and held-out images, Welch-Satterthwaite d.o.f.",
+                "images": f"{self.level:.0%} interval over held-out images only (one seed)",
                 "seeds": f"{self.level:.0%} t-interval over seeds"}[self.source]
 
 
@@ -481,7 +481,7 @@ def bootstrap_tau(values: dict[str, np.ndarray], replicates: dict[str, np.ndarra
         seeds = rng.integers(n_seeds, size=n_seeds) if by_seed else np.arange(n_seeds)
         ba, ap = ((values[m][seeds] if replicates is None else replicates[m][seeds, :, r]).mean(0) for m in ("ba", "ap"))
         taus[r] = stats.kendalltau(ba, ap).statistic
-    source = ("test images and seeds" if replicates is not None and by_seed else "test images" if replicates is not None
+    source = ("held-out images and seeds" if replicates is not None and by_seed else "held-out images" if replicates is not None
               else "seeds")
     return taus, f"{n} resamples of {source}" + ("" if by_seed else f" (seeds not resampled: {n_seeds} < {min_seeds})")
 
@@ -538,7 +538,7 @@ def rankings_disagree(rows: pd.DataFrame, task: str, replicates: Replicates | No
     binding = max(tests, key=lambda t: t["low"])["binding"]  # the part whose bound is the row's low
     if binding is not None and np.isfinite(row["low"]):
         row.update(interval_parts(binding))
-    source = ("seeds and test images, Welch-Satterthwaite d.o.f." if replicates is not None
+    source = ("seeds and held-out images, Welch-Satterthwaite d.o.f." if replicates is not None
               else "seeds (t-intervals)")
     lines = [f"{t['pair']} over {t['n_seeds']} seed(s): BA gain {t['means']['BA gain']:+.3f}, "
              f"{ap_metric} loss {t['means']['AP loss']:+.3f}, swap {t['effect']:+.3f} "

@@ -157,7 +157,7 @@ def length_table(runs: dict[int, pd.DataFrame], contrasts: Sequence[tuple[str, s
     the smallest class's AP (``minority_ap``) and of AUROC, with 95% intervals and the AP's verdict.
     runs: epochs -> that run's rows (``tables/benchmark_rows.csv``); replicates: epochs -> {task:
     {(method, seed): {metric: (B,)}}}, the test-image bootstrap of that length (optional): with them
-    the intervals are the claims' (seeds and test images), else over seeds; column ``interval`` says which."""
+    the intervals are the claims' (seeds and held-out images), else over seeds; column ``interval`` says which."""
     records = []
     for epochs, rows in sorted(runs.items()):
         for task, part in rows.groupby("task", sort=False):
@@ -218,7 +218,7 @@ def level_table(runs: dict[int, pd.DataFrame], points: float = PLATEAU_POINTS,
     runs: epochs -> that run's rows (``tables/benchmark_rows.csv``); replicates: epochs -> {task:
     {(method, seed): {metric: (B,)}}} (optional), the test-image bootstrap of each length on the SAME
     resampled test sets (``bootstrap_runs`` with one seed on one test split): with both lengths' the
-    change's interval is over seeds and test images, else over seeds (column ``interval``)."""
+    change's interval is over seeds and held-out images, else over seeds (column ``interval``)."""
     lengths = sorted(runs)
     levels, keys = {}, {}
     for epochs in lengths:
@@ -407,14 +407,14 @@ def decide_lines(claims: pd.DataFrame, min_effect: float = 0.01, positives: int 
             need = f"about {n} seeds" + (" (at this test split: its image part does not shrink with seeds)"
                                          if has_images else "")
         elif n:
-            need = (f"no more seeds (their part of the interval decides it from {n}); the test images' part is what "
+            need = (f"no more seeds (their part of the interval decides it from {n}); the held-out images' part is what "
                     "leaves it undecided, so it needs a larger test split")
         elif has_images and not images_alone_decide(r.effect, se_images, min_effect, n_boot=n_boot):
             current = claim_positives(r, positives)
             more = positives_to_decide(r.effect, r.spread, r.n_seeds, se_images, current, min_effect, n_boot=n_boot)
             half = scale * float(half_width(0.0, 10 ** 9, se_images, n_boot)[0])
             seeds_alone = float(half_width(r.spread / np.sqrt(r.n_seeds), r.n_seeds)[0])
-            need = (f"more test images, not seeds: the image part alone is ±{half:.{digits}f}{unit.rstrip()} however many "
+            need = (f"more held-out images, not seeds: the image part alone is ±{half:.{digits}f}{unit.rstrip()} however many "
                     "seeds; " + (f"and at {r.n_seeds} seeds the seeds' part alone is too wide too, so it needs more "
                                  "seeds and a larger test split" if not decides(r.effect, seeds_alone, min_effect) else
                                  "no larger test split up to 100 times this one would at "
@@ -424,8 +424,8 @@ def decide_lines(claims: pd.DataFrame, min_effect: float = 0.01, positives: int 
                                                  "seeds") + " (image se taken to scale as 1/sqrt(positives))")
         else:
             need = "more than 200 seeds (the mean is too close to the bounds)"
-        what = ("95% interval over seeds and test images, Welch-Satterthwaite d.o.f." if has_images
-                else "95% t-interval over seeds, test images left out")
+        what = ("95% interval over seeds and held-out images, Welch-Satterthwaite d.o.f." if has_images
+                else "95% t-interval over seeds, held-out images left out")
         lines.append(f"- *{r.task}* — {r.claim}: mean {scale * r.effect:+.{digits}f}, seed std "
                      f"{scale * r.spread:.{digits}f}{unit}"
                      + (f", image se {scale * se_images:.{digits}f}" if has_images else "")

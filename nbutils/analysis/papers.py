@@ -216,25 +216,18 @@ def ours_intervals(rows: pd.DataFrame, metrics: Sequence[str], replicates: Mappi
     method ran on one seed, h is the half-width of the ``level`` test-image bootstrap interval
     (``replicates``; without them, means alone). The sentence says which, for the caption."""
     n_runs = rows.groupby("method").size()
-    single = n_runs.max() == 1
-    if spread == "std" and not single:
-        table = format_mean_std(summarize(rows, by=("method",), metrics=list(metrics), level=level), list(metrics))
-        several = n_runs[n_runs > 1]
-        seeds = f"{several.min()}-{several.max()}" if several.min() != several.max() else f"{several.max()}"
-        meaning = f"standard deviation over {seeds} seeds, as the papers print theirs"
-        if (n_runs == 1).any():
-            meaning += f" ({', '.join(map(method_label, n_runs.index[n_runs == 1]))}: one seed, mean alone)"
-        return table, meaning
-    table = interval_table(rows, list(metrics), replicates if single else None, level)
-    if single:
-        meaning = (f"half-width of the {level:.0%} bootstrap interval over test images (one seed each: training "
-                   "noise not covered)" if replicates is not None else "no ± (one seed each, no test-image bootstrap)")
-    else:
-        several = n_runs[n_runs > 1]
-        seeds = f"{several.min()}-{several.max()}" if several.min() != several.max() else f"{several.max()}"
-        meaning = f"half-width of the {level:.0%} t-interval over {seeds} seeds"
-        if (n_runs == 1).any():
-            meaning += f" ({', '.join(map(method_label, n_runs.index[n_runs == 1]))}: one seed, mean alone)"
+    if n_runs.max() == 1:
+        table = interval_table(rows, list(metrics), replicates, level)
+        return table, (f"half-width of the {level:.0%} bootstrap interval over test images (one seed each: training "
+                       "noise not covered)" if replicates is not None else "no ± (one seed each, no test-image bootstrap)")
+    summary = summarize(rows, by=("method",), metrics=list(metrics), level=level)
+    table = format_mean_std(summary, list(metrics), spread=spread)
+    several = n_runs[n_runs > 1]
+    seeds = f"{several.min()}-{several.max()}" if several.min() != several.max() else f"{several.max()}"
+    meaning = (f"standard deviation over {seeds} seeds, as the papers print theirs" if spread == "std"
+               else f"half-width of the {level:.0%} t-interval over {seeds} seeds")
+    if (n_runs == 1).any():
+        meaning += f" ({', '.join(map(method_label, n_runs.index[n_runs == 1]))}: one seed, mean alone)"
     return table, meaning
 
 
